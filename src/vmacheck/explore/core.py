@@ -1,0 +1,627 @@
+"""One execution of a model: the executor that drives model coroutines step by step.
+
+A *model* is a callable that builds fresh shared state and returns the threads (coroutines).
+Every touch of shared state is an awaited :class:`Op`; the coroutine yields the op to the
+executor, which decides when it runs.  A *step* executes one thread's pending op and then runs
+that thread's local code up to its next op.  The executor knows nothing of the kernel.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Coroutine, Generator, Iterable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from vmacheck.explore.findings import Location, RawFinding
+
+Footprint = tuple[tuple[int, bool], ...]
+"""The shared objects an op touches: ``(object id, writes?)`` pairs."""
+
+_ENGINE_DIR = __file__.rsplit("/", 1)[0]
+
+_CURRENT: Execution | None = None
+
+
+def current() -> Execution:
+    """The execution being run; primitives use it to register themselves and report."""
+    if _CURRENT is None:
+        raise RuntimeError("vmacheck primitives can only be used inside a model run by the engine")
+    return _CURRENT
+
+
+class ModelError(Exception):
+    """Base of exceptions the engine throws into model threads."""
+
+
+class BugOn(ModelError):
+    """Raised by ``BUG_ON``: the thread dies like a task that oopsed."""
+
+
+class UseAfterFree(ModelError):
+    """Raised when a thread touches an object whose allocation was freed."""
+
+
+class Shared:
+    """Base of every shared object.  Registers with the running execution for an id."""
+
+    __slots__ = ("alloc", "name", "oid", "version")
+
+    def __init__(self, name: str, alloc: Allocation | None = None) -> None:
+        self.name = name
+        self.alloc = alloc
+        self.version = 0
+        self.oid = current().register(self)
+
+    def fp(self, write: bool) -> Footprint:
+        """Footprint of one access to this object (plus a read of its allocation)."""
+        if self.alloc is None:
+            return ((self.oid, write),)
+        return ((self.oid, write), (self.alloc.oid, False))
+
+    def snapshot(self) -> object:
+        """An immutable picture of the state, used to decide whether a race is reversible."""
+        return self.version
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class Allocation(Shared):
+    """A heap allocation: objects created with ``alloc=`` die with it (use-after-free checks)."""
+
+    __slots__ = ("freed",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.freed = False
+
+    def snapshot(self) -> object:
+        return self.freed
+
+    def free(self) -> Op:
+        """Free the allocation (``kfree``); later touches of its objects are use-after-free."""
+        return _Free(self)
+
+
+class Op:
+    """An awaited operation on shared state.  Subclass it to define a new primitive.
+
+    Contract: ``footprint`` says which objects the op touches if run now (exact for the current
+    state); ``enabled`` says whether it may run now (only ops with ``blocking = True`` may be
+    disabled, and their enabledness must depend only on the objects in their footprint);
+    ``enabled_on`` answers the same question for one object in an earlier state (its
+    ``snapshot()``), which lets the explorer tell reversible races from enabling ones;
+    ``execute`` applies the effect and returns the value the awaiting thread receives.
+    """
+
+    __slots__ = ()
+    blocking = False
+    sleeps = False
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        raise NotImplementedError
+
+    def enabled(self, ex: Execution, tid: int) -> bool:
+        return True
+
+    def enabled_on(self, oid: int, snap: object, ex: Execution, tid: int) -> bool:
+        return self.enabled(ex, tid)
+
+    def execute(self, ex: Execution, tid: int) -> Any:
+        raise NotImplementedError
+
+    def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
+        """Threads this (disabled) op waits for, for the wait-for graph of deadlocks."""
+        return frozenset()
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def target(self) -> Shared | None:
+        return None
+
+    def __await__(self) -> Generator[Op, Any, Any]:
+        return (yield self)
+
+
+class _Free(Op):
+    __slots__ = ("alloc",)
+
+    def __init__(self, alloc: Allocation) -> None:
+        self.alloc = alloc
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        return ((self.alloc.oid, True),)
+
+    def execute(self, ex: Execution, tid: int) -> None:
+        if self.alloc.freed:
+            ex.report("double-free", f"double free of {self.alloc.name}", tid)
+        self.alloc.freed = True
+
+    def describe(self) -> str:
+        return f"free {self.alloc.name}"
+
+    def target(self) -> Shared:
+        return self.alloc
+
+
+@dataclass(slots=True)
+class Held:
+    """A resource a thread holds (a lock, a reference); left held at exit is a leak."""
+
+    key: object
+    desc: str
+    lock_class: str | None
+    where: Location | None
+
+
+@dataclass(slots=True)
+class ThreadState:
+    tid: int
+    name: str
+    coro: Coroutine[Any, Any, Any] | None
+    pending: Op | None = None
+    done: bool = False
+    dead: bool = False
+    result: Any = None
+    held: list[Held] = field(default_factory=list)
+    atomic: list[str] = field(default_factory=list)
+    loop_reads: dict[int, int] | None = None
+    steps: int = 0
+
+    @property
+    def live(self) -> bool:
+        return not (self.done or self.dead)
+
+
+@dataclass(slots=True)
+class Event:
+    """One executed step, as the explorer sees it."""
+
+    index: int
+    tid: int
+    fp: Footprint
+    op: Op
+    snaps: tuple[object, ...]
+    spawned: int = -1
+    joined: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One step of a recorded trace, for reports."""
+
+    index: int
+    tid: int
+    thread: str
+    op: str
+    obj: str
+    location: Location | None
+    stack: tuple[Location, ...]
+    held: tuple[str, ...]
+
+
+StepListener = Callable[["Execution", Event], None]
+
+
+class Execution:
+    """Runs one interleaving of a model; the scheduler picks which thread steps next."""
+
+    def __init__(
+        self,
+        model: Callable[[], Iterable[Any]],
+        *,
+        max_steps: int = 10_000,
+        record: bool = False,
+        listener: StepListener | None = None,
+        lockdep: Any = None,
+    ) -> None:
+        self.objects: list[Shared] = []
+        self.threads: list[ThreadState] = []
+        self.events: list[Event] = []
+        self.findings: list[RawFinding] = []
+        self.labels: list[str] = []
+        self.invariants: list[tuple[str, Callable[[], object], bool]] = []
+        self.outcome_fns: list[Callable[[], object]] = []
+        self.trace: list[TraceStep] = []
+        self.max_steps = max_steps
+        self.record = record
+        self.listener = listener
+        self.lockdep = lockdep
+        self.current_tid: int | None = None
+        self.truncated = False
+        self._failed_invariants: set[str] = set()
+        self._deadlock_reported: set[frozenset[int]] = set()
+        self.activate()
+        threads = list(model())
+        for index, spec in enumerate(threads):
+            name, coro = _thread_spec(spec, index)
+            self.threads.append(ThreadState(len(self.threads), name, coro))
+        if not self.threads:
+            raise ValueError("the model returned no threads")
+        for t in list(self.threads):
+            self._advance(t, None, None)
+        self._check_invariants(None, at_end=False)
+
+    def activate(self) -> None:
+        """Make this the execution that primitives, checks and outcome functions refer to."""
+        global _CURRENT
+        _CURRENT = self
+
+    # -- registration (used by primitives while the model builds or runs) --------------------
+    def register(self, obj: Shared) -> int:
+        self.objects.append(obj)
+        return len(self.objects) - 1
+
+    def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool) -> None:
+        self.invariants.append((name, check, at_end))
+
+    # -- findings ----------------------------------------------------------------------------
+    def report(
+        self,
+        kind: str,
+        message: str,
+        tid: int | None,
+        location: Location | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if location is None and tid is not None:
+            location = self.location_of(tid)
+        thread = self.threads[tid].name if tid is not None else ""
+        self.findings.append(
+            RawFinding(kind, message, tid, thread, location, len(self.events), extra or {})
+        )
+
+    def location_of(self, tid: int) -> Location | None:
+        stack = self.stack_of(tid)
+        return stack[-1] if stack else None
+
+    def stack_of(self, tid: int) -> tuple[Location, ...]:
+        """The model call stack of a thread: from the live frames if it is running, else from
+        the chain of suspended coroutines."""
+        if self.current_tid == tid:
+            return _live_stack(sys._getframe(1))
+        t = self.threads[tid]
+        frames: list[Location] = []
+        c: Any = t.coro
+        while c is not None and hasattr(c, "cr_frame"):
+            f = c.cr_frame
+            if f is None:
+                break
+            if not f.f_code.co_filename.startswith(_ENGINE_DIR):
+                frames.append(Location(f.f_code.co_name, f.f_code.co_filename, f.f_lineno))
+            c = c.cr_await
+        return tuple(frames)
+
+    # -- resources and contexts (plain calls from model code) ---------------------------------
+    def hold(self, tid: int, key: object, desc: str, lock_class: str | None = None,
+             trylock: bool = False) -> None:
+        t = self.threads[tid]
+        where = self.location_of(tid) if self.record else None
+        if lock_class is not None and self.lockdep is not None and not trylock:
+            self.lockdep.acquire(self, t, lock_class, desc)
+        t.held.append(Held(key, desc, lock_class, where))
+
+    def unhold(self, tid: int, key: object) -> bool:
+        held = self.threads[tid].held
+        for i in range(len(held) - 1, -1, -1):
+            if held[i].key == key:
+                del held[i]
+                return True
+        return False
+
+    def holds(self, tid: int, key: object) -> bool:
+        return any(h.key == key for h in self.threads[tid].held)
+
+    # -- scheduling interface ----------------------------------------------------------------
+    def is_enabled(self, tid: int) -> bool:
+        t = self.threads[tid]
+        op = t.pending
+        if op is None or not t.live:
+            return False
+        return not op.blocking or op.enabled(self, tid)
+
+    def enabled(self) -> list[int]:
+        return [t.tid for t in self.threads if t.pending is not None and t.live
+                and (not t.pending.blocking or t.pending.enabled(self, t.tid))]
+
+    def live(self) -> list[int]:
+        return [t.tid for t in self.threads if t.live]
+
+    def step(self, tid: int) -> Event:
+        """Run thread ``tid``'s pending op, then its local code up to the next op."""
+        t = self.threads[tid]
+        op = t.pending
+        assert op is not None and t.live
+        self.activate()
+        fp = op.footprint(self, tid)
+        objs = self.objects
+        for oid, _ in fp:
+            a = objs[oid].alloc
+            if a is not None and a.freed:
+                return self._uaf(t, op, fp, objs[oid])
+        snaps = tuple(objs[oid].snapshot() for oid, _ in fp)
+        if op.sleeps and t.atomic:
+            self.report("sleep-in-atomic",
+                        f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})", tid)
+        event = Event(len(self.events), tid, fp, op, snaps)
+        if self.record:
+            self._record(t, op, fp)
+        self.current_tid = tid
+        try:
+            result = op.execute(self, tid)
+        finally:
+            self.current_tid = None
+        for oid, write in fp:
+            if write:
+                objs[oid].version += 1
+        if t.loop_reads is not None:
+            for oid, _ in fp:
+                t.loop_reads[oid] = objs[oid].version
+        if isinstance(op, SpawnOp):
+            event.spawned = op.child
+        elif isinstance(op, JoinOp):
+            event.joined = op.tid
+        self.events.append(event)
+        t.steps += 1
+        if self.listener is not None:
+            self.listener(self, event)
+        if isinstance(op, SpawnOp):
+            child = self.threads[op.child]
+            self._advance(child, None, None)
+        self._advance(t, result, None)
+        self._check_invariants(tid, at_end=False)
+        return event
+
+    def _uaf(self, t: ThreadState, op: Op, fp: Footprint, obj: Shared) -> Event:
+        event = Event(len(self.events), t.tid, fp, op, tuple(None for _ in fp))
+        if self.record:
+            self._record(t, op, fp)
+        self.events.append(event)
+        if self.listener is not None:
+            self.listener(self, event)
+        assert obj.alloc is not None
+        self.report("use-after-free",
+                    f"{op.describe()} touches {obj.name} of freed {obj.alloc.name}", t.tid)
+        self._kill(t)
+        return event
+
+    def _record(self, t: ThreadState, op: Op, fp: Footprint) -> None:
+        stack = self.stack_of(t.tid)
+        target = op.target()
+        obj = target.name if target is not None else (
+            self.objects[fp[0][0]].name if fp else "")
+        self.trace.append(TraceStep(len(self.events), t.tid, t.name, op.describe(), obj,
+                                    stack[-1] if stack else None, stack,
+                                    tuple(h.desc for h in t.held)))
+
+    def _kill(self, t: ThreadState) -> None:
+        t.dead = True
+        t.pending = None
+        if t.coro is not None:
+            t.coro.close()
+
+    def _advance(self, t: ThreadState, value: Any, exc: BaseException | None) -> None:
+        assert t.coro is not None
+        self.current_tid = t.tid
+        try:
+            op = t.coro.send(value) if exc is None else t.coro.throw(exc)
+        except StopIteration as stop:
+            t.done = True
+            t.pending = None
+            t.result = stop.value
+            self.current_tid = None
+            self._thread_exit(t)
+            return
+        except BugOn as bug:
+            self.current_tid = None
+            self.report("assertion", str(bug), t.tid, _exc_location(bug))
+            t.dead = True
+            t.pending = None
+            return
+        except Exception as err:  # a model bug is a finding, never a crash of the tool
+            self.current_tid = None
+            kind = "null-deref" if _is_null_deref(err) else "exception"
+            self.report(kind, f"{type(err).__name__}: {err}", t.tid, _exc_location(err))
+            t.dead = True
+            t.pending = None
+            return
+        finally:
+            self.current_tid = None
+        if not isinstance(op, Op):
+            self.report("exception", f"model awaited a non-vmacheck object: {op!r}", t.tid)
+            self._kill(t)
+            return
+        t.pending = op
+
+    def _thread_exit(self, t: ThreadState) -> None:
+        if t.held:
+            names = ", ".join(h.desc for h in t.held)
+            where = t.held[0].where
+            self.report("resource-leak", f"{t.name} exited holding {names}", t.tid, where)
+        if t.atomic:
+            self.report("resource-leak",
+                        f"{t.name} exited in atomic context ({', '.join(t.atomic)})", t.tid)
+
+    def _check_invariants(self, tid: int | None, *, at_end: bool) -> None:
+        for name, check, end_only in self.invariants:
+            if end_only != at_end or name in self._failed_invariants:
+                continue
+            try:
+                ok = check()
+            except Exception as err:
+                ok = False
+                name = f"{name} ({type(err).__name__}: {err})"
+            if not ok:
+                self._failed_invariants.add(name)
+                loc = self.location_of(tid) if tid is not None and self.threads[tid].live else None
+                self.report("invariant", f"invariant violated: {name}", tid, loc)
+
+    # -- end of an execution -----------------------------------------------------------------
+    def check_deadlock(self) -> bool:
+        """Report threads stuck in a wait-for cycle (even while others still run)."""
+        blocked = {t.tid for t in self.threads
+                   if t.live and t.pending is not None and t.pending.blocking
+                   and not t.pending.enabled(self, t.tid)}
+        if len(blocked) == 0:
+            return False
+        graph = {tid: self.threads[tid].pending.waits_for(self, tid)  # type: ignore[union-attr]
+                 for tid in blocked}
+        cycle = _find_cycle(graph)
+        if cycle is None:
+            return False
+        key = frozenset(cycle)
+        if key in self._deadlock_reported:
+            return True
+        self._deadlock_reported.add(key)
+        parts = [f"{self.threads[a].name} waits for {self.threads[b].name} "
+                 f"({self.threads[a].pending.describe()})"  # type: ignore[union-attr]
+                 for a, b in zip(cycle, cycle[1:] + cycle[:1], strict=True)]
+        self.report("deadlock", "wait-for cycle: " + "; ".join(parts), cycle[0],
+                    extra={"cycle": [self.threads[c].name for c in cycle]})
+        return True
+
+    def finish(self) -> None:
+        """Called once when no thread can step: classify stuck threads, run end checks."""
+        self.activate()
+        stuck = [t for t in self.threads if t.live]
+        if stuck and not self.truncated:
+            if not self.check_deadlock():
+                dead = [t.name for t in self.threads if t.dead]
+                if not dead:
+                    names = ", ".join(f"{t.name} ({t.pending.describe() if t.pending else '?'})"
+                                      for t in stuck)
+                    self.report("deadlock", f"no thread can run; blocked: {names}", stuck[0].tid)
+        self._check_invariants(None, at_end=True)
+
+    def outcome(self) -> str:
+        self.activate()
+        parts = list(self.labels)
+        for fn in self.outcome_fns:
+            try:
+                value = fn()
+            except Exception as err:
+                value = f"<outcome raised {type(err).__name__}: {err}>"
+            if value is not None:
+                parts.append(str(value))
+        return "; ".join(parts)
+
+
+class SpawnOp(Op):
+    """Create a thread; its first step happens after this one."""
+
+    __slots__ = ("child", "coro", "name")
+
+    def __init__(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
+        self.name = name
+        self.coro = coro
+        self.child = -1
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        return ()
+
+    def execute(self, ex: Execution, tid: int) -> int:
+        self.child = len(ex.threads)
+        ex.threads.append(ThreadState(self.child, self.name, self.coro))
+        return self.child
+
+    def describe(self) -> str:
+        return f"spawn {self.name}"
+
+
+class JoinOp(Op):
+    """Wait until a thread has finished."""
+
+    __slots__ = ("tid",)
+    blocking = True
+    sleeps = True
+
+    def __init__(self, tid: int) -> None:
+        self.tid = tid
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        return ()
+
+    def enabled(self, ex: Execution, tid: int) -> bool:
+        return not ex.threads[self.tid].live
+
+    def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
+        return frozenset({self.tid})
+
+    def execute(self, ex: Execution, tid: int) -> Any:
+        return ex.threads[self.tid].result
+
+    def describe(self) -> str:
+        return f"join thread {self.tid}"
+
+
+def _thread_spec(spec: Any, index: int) -> tuple[str, Coroutine[Any, Any, Any]]:
+    if isinstance(spec, tuple) and len(spec) == 2:
+        name, coro = spec
+        return str(name), coro
+    if hasattr(spec, "cr_code"):
+        return f"{spec.cr_code.co_name}/{index}", spec
+    raise TypeError(f"a model must return coroutines or (name, coroutine) pairs, got {spec!r}")
+
+
+def _is_null_deref(err: BaseException) -> bool:
+    text = str(err)
+    return isinstance(err, AttributeError | TypeError) and "NoneType" in text
+
+
+def _exc_location(err: BaseException) -> Location | None:
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not f.filename.startswith(_ENGINE_DIR)]
+    if not frames:
+        return None
+    f = frames[-1]
+    return Location(f.name, f.filename, f.lineno or 0)
+
+
+def _live_stack(frame: FrameType | None) -> tuple[Location, ...]:
+    """Model frames of the running thread, innermost last, up to the engine boundary."""
+    out: list[Location] = []
+    seen_model = False
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(_ENGINE_DIR):
+            if seen_model:
+                break
+        else:
+            seen_model = True
+            out.append(Location(code.co_name, code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    out.reverse()
+    return tuple(out)
+
+
+def _find_cycle(graph: dict[int, frozenset[int]]) -> list[int] | None:
+    """A cycle among the blocked threads of a wait-for graph, or None."""
+    color: dict[int, int] = {}
+    for start in sorted(graph):
+        if color.get(start):
+            continue
+        path: list[int] = []
+        stack: list[tuple[int, list[int]]] = [(start, sorted(graph[start]))]
+        color[start] = 1
+        path.append(start)
+        while stack:
+            node, succ = stack[-1]
+            if not succ:
+                stack.pop()
+                path.pop()
+                color[node] = 2
+                continue
+            nxt = succ.pop(0)
+            if nxt not in graph:
+                continue
+            if color.get(nxt) == 1:
+                return path[path.index(nxt):]
+            if not color.get(nxt):
+                color[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, sorted(graph[nxt])))
+    return None

@@ -1,0 +1,167 @@
+"""Exploration strategies: optimal DPOR, random walk, PCT and preemption-bounded search.
+
+Each strategy is a generator of finished executions ``(execution, schedule, blocked)``; the
+driver in :mod:`vmacheck.explore.api` applies budgets and aggregates findings.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from vmacheck.explore.core import Event, Execution
+from vmacheck.explore.dpor import (
+    HappensBefore,
+    PrefixNode,
+    WakeupNode,
+    analyse_races,
+    conflict,
+)
+from vmacheck.explore.runner import Model, NondeterministicModel, run_one
+
+Run = tuple[Execution, list[int], bool]
+
+
+def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
+    """Optimal DPOR (source sets + wakeup trees); one execution per Mazurkiewicz trace."""
+    stack: list[PrefixNode] = [PrefixNode({}, [])]
+    replay_len = 0
+    while True:
+        hb = HappensBefore()
+        blocked = False
+
+        def choose(ex: Execution, en: list[int], depth: int) -> int | None:
+            nonlocal blocked
+            node = stack[depth]
+            if depth < replay_len:
+                assert node.chosen is not None
+                if node.chosen.tid not in en:
+                    raise NondeterministicModel(
+                        f"replay diverged at step {depth + 1}: thread {node.chosen.tid} is not "
+                        "runnable; the model must build the same state on every run")
+                return node.chosen.tid
+            if node.wut:
+                child = node.wut.pop(0)
+            else:
+                cands = [t for t in en if t not in node.sleep]
+                if not cands:
+                    blocked = True
+                    return None
+                child = WakeupNode(cands[0], ())
+            if child.tid not in en:
+                blocked = True
+                return None
+            node.chosen = child
+            return child.tid
+
+        def listener(ex: Execution, ev: Event) -> None:
+            hb.on_step(ex, ev)
+            d = ev.index
+            node = stack[d]
+            chosen = node.chosen
+            assert chosen is not None
+            if d < replay_len and chosen.fp != ev.fp:
+                raise NondeterministicModel(
+                    f"replay diverged at step {d + 1}: thread {ev.tid} touched different "
+                    "objects than before; the model must build the same state on every run")
+            chosen.fp = ev.fp
+            if d + 1 == len(stack):
+                sleep = {q: f for q, f in node.sleep.items() if q != ev.tid
+                         and not conflict(f, ev.fp)}
+                stack.append(PrefixNode(sleep, chosen.children))
+                chosen.children = []
+
+        ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
+                               lockdep=lockdep)
+        analyse_races(stack, hb, ex)
+        yield ex, sched, blocked
+        while stack and stack[-1].chosen is None:
+            stack.pop()
+        while stack:
+            node = stack[-1]
+            c = node.chosen
+            assert c is not None
+            node.sleep[c.tid] = c.fp
+            node.chosen = None
+            if node.wut:
+                replay_len = len(stack) - 1
+                break
+            stack.pop()
+        if not stack:
+            return
+
+
+def random_walk(model: Model, *, seed: int, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
+    """Uniform random scheduling: at every step any runnable thread, equally likely."""
+    rng = random.Random(seed)
+    while True:
+        ex, sched, _ = run_one(model, lambda ex, en, d: rng.choice(en), max_steps=max_steps,
+                               lockdep=lockdep)
+        yield ex, sched, False
+
+
+def pct(model: Model, *, seed: int, depth: int, max_steps: int,
+        lockdep: Any = None) -> Iterator[Run]:
+    """Probabilistic Concurrency Testing (Burckhardt et al., ASPLOS 2010) with bug depth d.
+
+    Threads get random distinct priorities above ``d``; ``d - 1`` change points are drawn over
+    the estimated execution length; the highest-priority runnable thread always runs, and at
+    the i-th change point the running thread drops to priority i.
+    """
+    rng = random.Random(seed)
+    estimate = 64
+    while True:
+        priorities: dict[int, float] = {}
+        changes = sorted(rng.sample(range(1, max(estimate, depth) + 1), max(depth - 1, 0)))
+        change_at = {step: i + 1 for i, step in enumerate(changes)}
+
+        def choose(ex: Execution, en: list[int], step: int) -> int:
+            for t in en:
+                if t not in priorities:
+                    priorities[t] = depth + rng.random() * 1000
+            best = max(en, key=lambda t: priorities[t])
+            if step in change_at:
+                priorities[best] = depth - change_at[step] + rng.random() * 1e-3
+                best = max(en, key=lambda t: priorities[t])
+            return best
+
+        ex, sched, _ = run_one(model, choose, max_steps=max_steps, lockdep=lockdep)
+        estimate = max(estimate, len(sched))
+        yield ex, sched, False
+
+
+def preemption_bounded(model: Model, *, bound: int, max_steps: int,
+                       lockdep: Any = None) -> Iterator[Run]:
+    """Every schedule with at most ``bound`` preemptions (CHESS, Musuvathi and Qadeer, PLDI
+    2007).  A switch away from a thread that could still run costs one preemption."""
+    # one entry per step: [untried alternatives, chosen, preemptions before, runnable previous]
+    stack: list[tuple[list[int], int, int, int | None]] = []
+
+    def used_after(entry: tuple[list[int], int, int, int | None]) -> int:
+        _, chosen, before, prev = entry
+        return before + (1 if prev is not None and chosen != prev else 0)
+
+    while True:
+        prefix = [e[1] for e in stack]
+
+        def choose(ex: Execution, en: list[int], depth: int) -> int | None:
+            if depth < len(prefix):
+                return prefix[depth]
+            last = ex.events[-1].tid if ex.events else None
+            prev = last if last in en else None
+            before = used_after(stack[-1]) if stack else 0
+            options = ([prev] if prev is not None else []) + [t for t in en if t != prev]
+            if prev is not None and before >= bound:
+                options = [prev]
+            stack.append((options[1:], options[0], before, prev))
+            return options[0]
+
+        ex, sched, _ = run_one(model, choose, max_steps=max_steps, lockdep=lockdep)
+        yield ex, sched, False
+        while stack and not stack[-1][0]:
+            stack.pop()
+        if not stack:
+            return
+        alts, _, before, prev = stack.pop()
+        stack.append((alts[1:], alts[0], before, prev))
