@@ -1,0 +1,101 @@
+"""The scenario catalogue: named scenarios the command line lists and checks.
+
+A scenario is a model (a function building shared state and returning threads) with a name,
+documentation, the versioned model functions it exercises and a default kernel configuration.
+Modules under :mod:`vmacheck.scenarios` register their scenarios at import; :func:`load_all`
+imports them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ScenarioError(ValueError):
+    """An unknown scenario name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A named, documented model.
+
+    ``functions`` lists the versioned model functions (see :mod:`vmacheck.kernel.variants`)
+    whose versions matter here: ``vmacheck check`` with no scenario runs each scenario once per
+    seed version of each of them.  ``config`` is the kernel configuration it runs under unless
+    the user overrides it.
+    """
+
+    name: str
+    summary: str
+    build: Callable[[], Iterable[Any]]
+    functions: tuple[str, ...] = ()
+    config: dict[str, bool] = field(default_factory=dict)
+    doc: str = ""
+    max_steps: int = 2_000
+    group: str = "mm"
+
+
+_SCENARIOS: dict[str, Scenario] = {}
+SEED_VARIANTS: dict[str, tuple[str, ...]] = {}
+"""Per versioned function, the versions that come from the seeds (checked by default)."""
+
+
+def register(scenario: Scenario) -> Scenario:
+    if scenario.name in _SCENARIOS:
+        raise ValueError(f"scenario {scenario.name!r} registered twice")
+    _SCENARIOS[scenario.name] = scenario
+    return scenario
+
+
+def seed_versions(function: str, versions: Iterable[str]) -> None:
+    """Declare which versions of ``function`` are seed versions, checked by default."""
+    SEED_VARIANTS[function] = tuple(versions)
+
+
+def load_all() -> None:
+    """Import every scenario module of the package so that all scenarios are registered."""
+    import vmacheck.scenarios as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name != "catalogue" and not info.name.startswith("_"):
+            importlib.import_module(f"vmacheck.scenarios.{info.name}")
+
+
+def all_scenarios() -> list[Scenario]:
+    load_all()
+    return sorted(_SCENARIOS.values(), key=lambda s: (s.group, s.name))
+
+
+def get(name: str) -> Scenario:
+    load_all()
+    s = _SCENARIOS.get(name)
+    if s is None:
+        close = difflib.get_close_matches(name, list(_SCENARIOS), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ScenarioError(f"unknown scenario {name!r}{hint} (see 'vmacheck list')")
+    return s
+
+
+def run(
+    scenario: Scenario | str,
+    variants: dict[str, str] | None = None,
+    config: dict[str, bool] | None = None,
+    **explore_options: Any,
+) -> Any:
+    """Explore ``scenario`` with the given versions selected (exhaustive DPOR by default).
+
+    Returns the :class:`vmacheck.Result`.  ``explore_options`` go to :func:`vmacheck.explore`.
+    """
+    from vmacheck.explore import explore
+    from vmacheck.kernel.variants import Selection, select
+
+    s = get(scenario) if isinstance(scenario, str) else scenario
+    selection = Selection(dict(variants or {}), {**s.config, **(config or {})})
+    explore_options.setdefault("max_steps", s.max_steps)
+    with select(selection):
+        return explore(s.build, **explore_options)
