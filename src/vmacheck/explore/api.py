@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result
 from vmacheck.explore.lockdep import LockGraph
 from vmacheck.explore.modes import Run, dpor, pct, preemption_bounded, random_walk
-from vmacheck.explore.runner import Model, replay
+from vmacheck.explore.runner import Model, replay, snapshot_threads
 from vmacheck.explore.schedule import context_switches, format_schedule
 from vmacheck.explore.shrink import shrink
 
@@ -148,9 +148,11 @@ def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int
     rep = replay(model, minimal, max_steps=max_steps)
     hit = next((f for f in rep.findings if f.key() == key), raw)
     trace = tuple(s for s in rep.trace if s.index <= hit.step)
+    cut = minimal[: min(len(minimal), hit.step + 1)]
+    threads = snapshot_threads(model, cut, max_steps=max_steps)
     return Finding(raw.kind, raw.message, raw.thread, raw.location, format_schedule(original),
                    format_schedule(minimal), trace, seen.count, context_switches(minimal),
-                   context_switches(original), dict(raw.extra))
+                   context_switches(original), dict(raw.extra), threads)
 
 
 def _lock_order_findings(graph: LockGraph, tally: _Tally, model: Model,

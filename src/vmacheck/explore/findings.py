@@ -60,6 +60,18 @@ def _normalise(message: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadSnapshot:
+    """One thread at the violating step: its state, model call stack and held resources."""
+
+    tid: int
+    name: str
+    state: str
+    stack: tuple[Location, ...]
+    held: tuple[str, ...]
+    pending: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A bug found by the explorer, with the interleaving that reaches it.
 
@@ -78,6 +90,7 @@ class Finding:
     context_switches: int
     original_context_switches: int
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    threads: tuple[ThreadSnapshot, ...] = ()
 
     def headline(self) -> str:
         where = f" in {self.location.function}" if self.location else ""

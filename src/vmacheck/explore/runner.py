@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vmacheck.explore.core import Execution, StepListener, TraceStep
-from vmacheck.explore.findings import RawFinding
+from vmacheck.explore.findings import RawFinding, ThreadSnapshot
 from vmacheck.explore.schedule import ScheduleError, format_schedule, parse_schedule
 
 Model = Callable[[], Iterable[Any]]
@@ -56,7 +56,7 @@ def run_one(
     return ex, sched, gave_up
 
 
-def follow(schedule: list[int], strict: bool = True) -> Chooser:
+def follow(schedule: list[int], strict: bool = True, stop: bool = False) -> Chooser:
     """A chooser that follows ``schedule`` and then runs non-preemptively (the last thread
     while it can run, else the lowest-numbered runnable thread)."""
 
@@ -72,8 +72,8 @@ def follow(schedule: list[int], strict: bool = True) -> Chooser:
                 raise ScheduleError(f"schedule does not fit the model at step {depth + 1}: "
                                     f"{what}; runnable: {en}")
             return tid
-        if depth and schedule and depth == len(schedule):
-            pass
+        if stop:
+            return None
         last = ex.events[-1].tid if ex.events else None
         if last is not None and last in en:
             return last
@@ -92,6 +92,26 @@ class Replay:
     outcome: str
     steps: int
     threads: tuple[str, ...]
+
+
+def snapshot_threads(model: Model, schedule: list[int], *,
+                     max_steps: int = 10_000) -> tuple[ThreadSnapshot, ...]:
+    """Run exactly ``schedule`` and describe every thread at that point."""
+    ex, _, _ = run_one(model, follow(schedule, stop=True), max_steps=max_steps, record=True)
+    out = []
+    for t in ex.threads:
+        if t.done:
+            state = "exited"
+        elif t.dead:
+            state = "killed"
+        elif ex.is_enabled(t.tid):
+            state = "runnable"
+        else:
+            state = "blocked"
+        out.append(ThreadSnapshot(t.tid, t.name, state, ex.stack_of(t.tid) if t.live else (),
+                                  tuple(h.desc for h in t.held),
+                                  t.pending.describe() if t.pending is not None else ""))
+    return tuple(out)
 
 
 def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000) -> Replay:

@@ -40,6 +40,28 @@ class Scenario:
     group: str = "mm"
 
 
+@dataclass(frozen=True, slots=True)
+class ScenarioRun:
+    """One scenario explored under one selection of versions: what reports render."""
+
+    scenario: str
+    variants: dict[str, str]
+    config: dict[str, bool]
+    result: Any
+
+    def verdict(self) -> str:
+        return "findings" if self.result.findings else "clean"
+
+    def replay_command(self, schedule: str) -> str:
+        parts = ["vmacheck", "replay", self.scenario]
+        for fn, version in sorted(self.variants.items()):
+            parts += ["--variant", f"{fn}@{version}"]
+        for name, value in sorted(self.config.items()):
+            parts += ["--config", f"{name}={'y' if value else 'n'}"]
+        parts += ["--schedule", f"'{schedule}'"]
+        return " ".join(parts)
+
+
 _SCENARIOS: dict[str, Scenario] = {}
 SEED_VARIANTS: dict[str, tuple[str, ...]] = {}
 """Per versioned function, the versions that come from the seeds (checked by default)."""
