@@ -488,13 +488,12 @@ class Execution:
         """Called once when no thread can step: classify stuck threads, run end checks."""
         self.activate()
         stuck = [t for t in self.threads if t.live]
-        if stuck and not self.truncated:
-            if not self.check_deadlock():
-                dead = [t.name for t in self.threads if t.dead]
-                if not dead:
-                    names = ", ".join(f"{t.name} ({t.pending.describe() if t.pending else '?'})"
-                                      for t in stuck)
-                    self.report("deadlock", f"no thread can run; blocked: {names}", stuck[0].tid)
+        # threads stuck behind a thread that died (BUG_ON, exception) are not a new finding
+        if stuck and not self.truncated and not self.check_deadlock() \
+                and not any(t.dead for t in self.threads):
+            names = ", ".join(f"{t.name} ({t.pending.describe() if t.pending else '?'})"
+                              for t in stuck)
+            self.report("deadlock", f"no thread can run; blocked: {names}", stuck[0].tid)
         self._check_invariants(None, at_end=True)
 
     def outcome(self) -> str:

@@ -139,10 +139,7 @@ def weak_initial(p: int, p_fp: Footprint, w: Seq) -> bool:
     """Is thread ``p`` a weak initial of sequence ``w``?  (JACM 2017, Definition 6.2.)"""
     for i, (t, fp) in enumerate(w):
         if t == p:
-            for j in range(i):
-                if conflict(w[j][1], fp):
-                    return False
-            return True
+            return all(not conflict(w[j][1], fp) for j in range(i))
     return all(not conflict(p_fp, fp) for _, fp in w)
 
 
@@ -187,7 +184,6 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> 
         if e >= len(stack):
             continue
         node = stack[e]
-        ev = events[e]
         v: Seq = []
         for x in range(e + 1, n):
             if x == e2 or hb.happens_after(x, e, ex):

@@ -7,6 +7,7 @@ graph is a possible deadlock even when no explored execution deadlocked.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,7 @@ class LockGraph:
                             seen.add(key)
                             ring = [*path, start]
                             found.append([self.edges[(x, y)]
-                                          for x, y in zip(ring, ring[1:], strict=False)])
+                                          for x, y in itertools.pairwise(ring)])
                     elif nxt not in path and nxt > start and len(path) < 6:
                         stack.append((nxt, [*path, nxt]))
         found.sort(key=len)

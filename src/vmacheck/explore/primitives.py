@@ -345,8 +345,8 @@ class _RwOp(Op):
             return True
         if oid != self.sem.oid:
             return self.enabled(ex, tid)
-        writer, readers, queue = snap  # type: ignore[misc]
-        return _rw_grant_ok(self.kind, tid, writer, readers, queue)
+        state: tuple[int | None, tuple[int, ...], tuple[tuple[int, str], ...]] = snap  # type: ignore[assignment]
+        return _rw_grant_ok(self.kind, tid, state[0], state[1], state[2])
 
     def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
         s = self.sem
@@ -512,13 +512,13 @@ def retry() -> Op:
 # --------------------------------------------------------------------------- checks, labels
 
 
-def BUG_ON(cond: object, message: str = "") -> None:  # noqa: N802 - the kernel's name
+def BUG_ON(cond: object, message: str = "") -> None:
     """Kill the calling thread with an ``assertion`` finding when ``cond`` is true."""
     if cond:
         raise BugOn(f"BUG_ON({message})" if message else "BUG_ON")
 
 
-def WARN_ON(cond: object, message: str = "") -> bool:  # noqa: N802 - the kernel's name
+def WARN_ON(cond: object, message: str = "") -> bool:
     """Report an ``assertion`` finding when ``cond`` is true; the thread goes on."""
     if cond:
         ex = current()

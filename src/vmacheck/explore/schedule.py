@@ -7,6 +7,8 @@ model created its threads (spawned threads follow in order of spawning).
 
 from __future__ import annotations
 
+import itertools
+
 
 class ScheduleError(ValueError):
     """A malformed schedule string, or one that does not fit the model."""
@@ -53,4 +55,4 @@ def parse_schedule(text: str) -> list[int]:
 
 
 def context_switches(tids: list[int]) -> int:
-    return sum(1 for a, b in zip(tids, tids[1:], strict=False) if a != b)
+    return sum(1 for a, b in itertools.pairwise(tids) if a != b)

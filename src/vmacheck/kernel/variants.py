@@ -76,7 +76,7 @@ def kfunc(default: str = "mainline") -> Callable[[Callable[..., Any]], KFunc]:
         k.default = default
         k.versions[default] = fn
         k.docs[default] = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        functools.update_wrapper(k, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(k, fn)
         return k
 
     return wrap

@@ -1,0 +1,152 @@
+"""The command line: a thin layer over the catalogue, the explorer and the reports.
+
+Exit codes: 0 clean, 1 findings, 2 bad usage, 3 internal error, 130 interrupted (what was
+found so far is still printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from vmacheck.cli_support import Progress, UsageError, parse_config, selection_from_args
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _common(p: argparse.ArgumentParser, *, budgets: bool = True) -> None:
+    p.add_argument("--variant", action="append", default=[], metavar="FUNCTION@VERSION",
+                   help="select a version of a model function (repeatable)")
+    p.add_argument("--variant-file", action="append", default=[], metavar="FILE.py",
+                   help="load your own versions of model functions from a Python file")
+    p.add_argument("--config", action="append", default=[], metavar="NAME=y|n",
+                   help="kernel configuration switch, e.g. PER_VMA_LOCK=n (repeatable)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    if budgets:
+        p.add_argument("--mode", default="dpor", choices=["dpor", "random", "pct", "bounded"],
+                       help="exploration mode (default: dpor, every distinct interleaving)")
+        p.add_argument("--seed", type=int, default=0, help="seed for random and pct modes")
+        p.add_argument("--max-executions", type=int, default=None, metavar="N")
+        p.add_argument("--max-seconds", type=float, default=None, metavar="S")
+        p.add_argument("--max-steps", type=int, default=None, metavar="N",
+                       help="steps per execution before a step-limit finding")
+        p.add_argument("--pct-depth", type=int, default=3, metavar="D")
+        p.add_argument("--preemption-bound", type=int, default=2, metavar="K")
+        p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+        p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vmacheck", description=(
+        "Check Linux mmap_lock / per-VMA lock changes by exploring every interleaving of "
+        "small kernel models."))
+    parser.add_argument("--debug", action="store_true",
+                        help="show a Python traceback on internal errors")
+    parser.add_argument("--no-color", action="store_true", help="never colour the output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    p = sub.add_parser("list", help="list scenarios, versioned functions and finding kinds")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--variant-file", action="append", default=[], metavar="FILE.py")
+    p = sub.add_parser("check", help="explore scenarios and print the verdicts and findings")
+    p.add_argument("scenario", nargs="?", help="scenario name (default: the whole catalogue "
+                   "against every seed version)")
+    _common(p)
+    p = sub.add_parser("outcomes", help="the reachable end states of a scenario, with counts")
+    p.add_argument("scenario")
+    _common(p)
+    p = sub.add_parser("diff", help="what one selection of versions can do that another cannot")
+    p.add_argument("scenario")
+    p.add_argument("a", metavar="A", help="comma-separated FUNCTION@VERSION list")
+    p.add_argument("b", metavar="B", help="comma-separated FUNCTION@VERSION list")
+    _common(p)
+    p = sub.add_parser("replay", help="re-run one schedule and print its trace and findings")
+    p.add_argument("scenario")
+    p.add_argument("--schedule", required=True, help="schedule string, e.g. '0*3,1,0*2'")
+    _common(p, budgets=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+        if args.command is None:
+            raise UsageError("missing command (choose from list, check, outcomes, diff, "
+                             "replay; see --help)")
+        return _dispatch(args)
+    except UsageError as err:
+        print(f"vmacheck: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("vmacheck: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if isinstance(exit_.code, int | None) else EXIT_USAGE
+    except Exception as err:  # an internal error: one line, traceback only with --debug
+        if debug:
+            traceback.print_exc()
+        msg = str(err).splitlines()[0] if str(err) else ""
+        print(f"vmacheck: internal error: {type(err).__name__}: {msg} "
+              "(run with --debug for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from vmacheck import cli_commands as cmd
+
+    color = not args.no_color and sys.stdout.isatty()
+    if args.command == "list":
+        return cmd.do_list(args)
+    selection = selection_from_args(args)
+    if args.command == "replay":
+        return cmd.do_replay(args, selection, color)
+    options = _explore_options(args)
+    progress = Progress(sys.stderr, enabled=not args.json)
+    if args.command == "check":
+        return cmd.do_check(args, selection, options, progress, color)
+    if args.command == "outcomes":
+        return cmd.do_outcomes(args, selection, options, progress, color)
+    return cmd.do_diff(args, selection, options, progress, color)
+
+
+def _explore_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.max_executions is not None and args.max_executions < 1:
+        raise UsageError("--max-executions must be at least 1")
+    if args.max_seconds is not None and args.max_seconds <= 0:
+        raise UsageError("--max-seconds must be positive")
+    if args.max_steps is not None and args.max_steps < 1:
+        raise UsageError("--max-steps must be at least 1")
+    if args.mode in ("random", "pct") and args.max_executions is None \
+            and args.max_seconds is None:
+        args.max_executions = 1000
+    opts: dict[str, Any] = {"mode": args.mode, "seed": args.seed,
+                            "max_executions": args.max_executions,
+                            "max_seconds": args.max_seconds,
+                            "pct_depth": args.pct_depth,
+                            "preemption_bound": args.preemption_bound}
+    if args.max_steps is not None:
+        opts["max_steps"] = args.max_steps
+    return opts
+
+
+def dump_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+__all__ = ["main", "parse_config"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Which runs a check makes: scenarios crossed with the seed versions of their functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vmacheck.explore.findings import Result
+from vmacheck.kernel.variants import REGISTRY
+from vmacheck.scenarios.catalogue import SEED_VARIANTS, Scenario, ScenarioRun, run
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One planned run: a scenario under a selection of versions and configuration."""
+
+    scenario: Scenario
+    variants: dict[str, str] = field(default_factory=dict)
+    config: dict[str, bool] = field(default_factory=dict)
+
+
+def seed_matrix(scenarios: list[Scenario], fixed: dict[str, str],
+                config: dict[str, bool]) -> list[Plan]:
+    """Each scenario once per seed version of each versioned function it exercises.
+
+    Versions the user fixed with ``--variant`` are kept in every run and not varied.  A
+    scenario whose functions have no seed versions runs once with the defaults.
+    """
+    plans: list[Plan] = []
+    for s in scenarios:
+        cfg = {**s.config, **config}
+        varied = [f for f in s.functions if f not in fixed and SEED_VARIANTS.get(f)]
+        if not varied:
+            plans.append(Plan(s, dict(fixed), cfg))
+            continue
+        for fn in varied:
+            for version in SEED_VARIANTS[fn]:
+                plans.append(Plan(s, {**fixed, fn: version}, cfg))
+    return plans
+
+
+def execute(plan: Plan, *, on_progress: Callable[[Any], None] | None = None,
+            **explore_options: Any) -> ScenarioRun:
+    """Run one plan and wrap its result for the reports."""
+    result: Result = run(plan.scenario, plan.variants, plan.config, progress=on_progress,
+                         **explore_options)
+    shown = {fn: v for fn, v in plan.variants.items()}
+    for fn in plan.scenario.functions:
+        if fn in REGISTRY and fn not in shown:
+            shown[fn] = REGISTRY[fn].default
+    return ScenarioRun(plan.scenario.name, shown, plan.config, result)
+
+
+def finding_signature(kind: str, message: str) -> str:
+    """A finding's identity across versions (locations differ between versions)."""
+    text = "".join("#" if ch.isdigit() else ch for ch in message)
+    return f"{kind}: {text}"
+
+
+def behaviour_diff(a: ScenarioRun, b: ScenarioRun, label_a: str,
+                   label_b: str) -> dict[str, Any]:
+    """Outcomes and findings reachable under one selection and not the other."""
+
+    def sets(r: ScenarioRun) -> tuple[dict[str, str], dict[str, str]]:
+        outs = {o.label: o.schedule for o in r.result.outcomes}
+        finds = {finding_signature(f.kind, f.message): f.minimal_schedule
+                 for f in r.result.findings}
+        return outs, finds
+
+    oa, fa = sets(a)
+    ob, fb = sets(b)
+    return {
+        "scenario": a.scenario,
+        "a": label_a,
+        "b": label_b,
+        "complete": bool(a.result.complete and b.result.complete),
+        "only_a": {"outcomes": sorted(set(oa) - set(ob)),
+                   "findings": sorted(set(fa) - set(fb))},
+        "only_b": {"outcomes": sorted(set(ob) - set(oa)),
+                   "findings": sorted(set(fb) - set(fa))},
+        "schedules_a": {k: v for k, v in {**oa, **fa}.items()
+                        if k not in ob and k not in fb},
+        "schedules_b": {k: v for k, v in {**ob, **fb}.items()
+                        if k not in oa and k not in fa},
+    }
