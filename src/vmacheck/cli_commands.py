@@ -89,12 +89,12 @@ def _exit(runs: list[ScenarioRun], interrupted: bool) -> int:
 
 def do_check(args: argparse.Namespace, selection: Selection, options: dict[str, Any],
              progress: Progress, color: bool) -> int:
-    from vmacheck.report.jsonout import to_json
-    from vmacheck.report.text import render_result, render_verdict_table
-
     scenarios = [scenario(args.scenario)] if args.scenario else all_scenarios()
     plans = seed_matrix(scenarios, selection.variants, selection.config)
     runs, interrupted = _run_plans(plans, options, progress)
+    from vmacheck.report.jsonout import to_json
+    from vmacheck.report.text import render_result, render_verdict_table
+
     _write_files(args, runs)
     if args.json:
         dump_json(to_json(runs))
@@ -111,12 +111,12 @@ def do_check(args: argparse.Namespace, selection: Selection, options: dict[str, 
 
 def do_outcomes(args: argparse.Namespace, selection: Selection, options: dict[str, Any],
                 progress: Progress, color: bool) -> int:
-    from vmacheck.report.jsonout import to_json
-    from vmacheck.report.text import render_outcomes
-
     s = scenario(args.scenario)
     plans = seed_matrix([s], selection.variants, selection.config)
     runs, interrupted = _run_plans(plans, options, progress)
+    from vmacheck.report.jsonout import to_json
+    from vmacheck.report.text import render_outcomes
+
     _write_files(args, runs, outcomes=runs)
     if args.json:
         dump_json(to_json(runs))
@@ -128,11 +128,11 @@ def do_outcomes(args: argparse.Namespace, selection: Selection, options: dict[st
 
 def do_diff(args: argparse.Namespace, selection: Selection, options: dict[str, Any],
             progress: Progress, color: bool) -> int:
-    from vmacheck.report.text import render_diff
-
     s = scenario(args.scenario)
     a = parse_selection_list(args.a)
     b = parse_selection_list(args.b)
+    from vmacheck.report.text import render_diff
+
     plan_a = Plan(s, {**selection.variants, **a}, {**s.config, **selection.config})
     plan_b = Plan(s, {**selection.variants, **b}, {**s.config, **selection.config})
     runs, interrupted = _run_plans([plan_a, plan_b], options, progress)
