@@ -25,7 +25,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _global(p: argparse.ArgumentParser) -> None:
+    """--debug and --no-color are accepted before or after the command."""
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show a Python traceback on internal errors")
+    p.add_argument("--no-color", action="store_true", default=argparse.SUPPRESS,
+                   help="never colour the output")
+
+
 def _common(p: argparse.ArgumentParser, *, budgets: bool = True) -> None:
+    _global(p)
     p.add_argument("--variant", action="append", default=[], metavar="FUNCTION@VERSION",
                    help="select a version of a model function (repeatable)")
     p.add_argument("--variant-file", action="append", default=[], metavar="FILE.py",
@@ -56,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser("list", help="list scenarios, versioned functions and finding kinds")
+    _global(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--variant-file", action="append", default=[], metavar="FILE.py")
     p = sub.add_parser("check", help="explore scenarios and print the verdicts and findings")
