@@ -73,19 +73,19 @@ def explore(
     if mode in ("random", "pct") and max_executions is None and max_seconds is None:
         raise ValueError(f"mode {mode!r} samples forever: give max_executions or max_seconds")
     graph = LockGraph()
+    graph.execution = 1
     runs = _strategy(model, mode, seed, max_steps, pct_depth, preemption_bound, graph)
     tally = _Tally()
     start = time.monotonic()
     last_report = start
     stop = "exhausted"
+    edges_seen = 0
     try:
         for ex, sched, blocked in runs:
             tally.executions += 1
             tally.steps += len(sched)
             if blocked:
                 tally.blocked += 1
-            edges_before = len(graph.edges)
-            graph.execution = tally.executions
             for raw in ex.findings:
                 key = raw.key()
                 seen = tally.findings.get(key)
@@ -99,8 +99,10 @@ def explore(
                 entry[0] = int(entry[0]) + 1  # type: ignore[call-overload]
             if keep_log:
                 tally.log.append(format_schedule(sched))
-            if len(graph.edges) != edges_before or tally.executions == 1:
+            if len(graph.edges) != edges_seen:
+                edges_seen = len(graph.edges)
                 tally.edge_schedules[tally.executions] = sched
+            graph.execution = tally.executions + 1
             now = time.monotonic()
             if progress is not None and now - last_report >= progress_every:
                 last_report = now

@@ -110,6 +110,15 @@ class Op:
     def enabled_on(self, oid: int, snap: object, ex: Execution, tid: int) -> bool:
         return self.enabled(ex, tid)
 
+    def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
+        """The footprint this op would have with its objects in the states ``snaps`` (their
+        ``snapshot()``s); ``fp`` is the footprint it had when it ran.  Ops whose footprint
+        depends on state (a CAS writes only when it succeeds) override this, and set
+        ``footprint_varies``: the explorer asks when it moves the op before a racing step."""
+        return fp
+
+    footprint_varies = False
+
     def execute(self, ex: Execution, tid: int) -> Any:
         raise NotImplementedError
 
@@ -232,6 +241,7 @@ class Execution:
         self.listener = listener
         self.lockdep = lockdep
         self.current_tid: int | None = None
+        self._in_thread_code = False
         self.truncated = False
         self._failed_invariants: set[str] = set()
         self._deadlock_reported: set[frozenset[int]] = set()
@@ -271,9 +281,11 @@ class Execution:
         if location is None and tid is not None:
             location = self.location_of(tid)
         thread = self.threads[tid].name if tid is not None else ""
-        self.findings.append(
-            RawFinding(kind, message, tid, thread, location, len(self.events), extra or {})
-        )
+        # inside an op the step is the one being executed; in thread code or at the end it
+        # is the step that led there
+        step = len(self.events) if (self.current_tid is not None and not
+                                    self._in_thread_code) else max(len(self.events) - 1, 0)
+        self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {}))
 
     def location_of(self, tid: int) -> Location | None:
         stack = self.stack_of(tid)
@@ -282,7 +294,7 @@ class Execution:
     def stack_of(self, tid: int) -> tuple[Location, ...]:
         """The model call stack of a thread: from the live frames if it is running, else from
         the chain of suspended coroutines."""
-        if self.current_tid == tid:
+        if self.current_tid == tid and self._in_thread_code:
             return _live_stack(sys._getframe(1))
         t = self.threads[tid]
         frames: list[Location] = []
@@ -300,7 +312,7 @@ class Execution:
     def hold(self, tid: int, key: object, desc: str, lock_class: str | None = None,
              trylock: bool = False) -> None:
         t = self.threads[tid]
-        where = self.location_of(tid) if self.record else None
+        where = self.location_of(tid)
         if lock_class is not None and self.lockdep is not None and not trylock:
             self.lockdep.acquire(self, t, lock_class, desc)
         t.held.append(Held(key, desc, lock_class, where))
@@ -344,13 +356,13 @@ class Execution:
             if a is not None and a.freed:
                 return self._uaf(t, op, fp, objs[oid])
         snaps = tuple(objs[oid].snapshot() for oid, _ in fp)
-        if op.sleeps and t.atomic:
-            self.report("sleep-in-atomic",
-                        f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})", tid)
         event = Event(len(self.events), tid, fp, op, snaps)
         if self.record:
             self._record(t, op, fp)
         self.current_tid = tid
+        if op.sleeps and t.atomic:
+            self.report("sleep-in-atomic",
+                        f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})", tid)
         try:
             result = op.execute(self, tid)
         finally:
@@ -407,6 +419,7 @@ class Execution:
     def _advance(self, t: ThreadState, value: Any, exc: BaseException | None) -> None:
         assert t.coro is not None
         self.current_tid = t.tid
+        self._in_thread_code = True
         try:
             op = t.coro.send(value) if exc is None else t.coro.throw(exc)
         except StopIteration as stop:
@@ -414,16 +427,19 @@ class Execution:
             t.pending = None
             t.result = stop.value
             self.current_tid = None
+            self._in_thread_code = False
             self._thread_exit(t)
             return
         except BugOn as bug:
             self.current_tid = None
+            self._in_thread_code = False
             self.report("assertion", str(bug), t.tid, _exc_location(bug))
             t.dead = True
             t.pending = None
             return
         except Exception as err:  # a model bug is a finding, never a crash of the tool
             self.current_tid = None
+            self._in_thread_code = False
             kind = "null-deref" if _is_null_deref(err) else "exception"
             self.report(kind, f"{type(err).__name__}: {err}", t.tid, _exc_location(err))
             t.dead = True
@@ -431,6 +447,7 @@ class Execution:
             return
         finally:
             self.current_tid = None
+            self._in_thread_code = False
         if not isinstance(op, Op):
             self.report("exception", f"model awaited a non-vmacheck object: {op!r}", t.tid)
             self._kill(t)
