@@ -34,9 +34,17 @@ def seed_matrix(scenarios: list[Scenario], fixed: dict[str, str],
         if not varied:
             plans.append(Plan(s, dict(fixed), cfg))
             continue
+        seen: set[tuple[tuple[str, str], ...]] = set()
         for fn in varied:
             for version in SEED_VARIANTS[fn]:
-                plans.append(Plan(s, {**fixed, fn: version}, cfg))
+                chosen = {**fixed, fn: version}
+                effective = tuple(sorted(
+                    (f, chosen.get(f, REGISTRY[f].default if f in REGISTRY else ""))
+                    for f in {*s.functions, *chosen}))
+                if effective in seen:
+                    continue
+                seen.add(effective)
+                plans.append(Plan(s, chosen, cfg))
     return plans
 
 
