@@ -74,9 +74,21 @@ def register(scenario: Scenario) -> Scenario:
     return scenario
 
 
+HISTORIC_VARIANTS: dict[str, tuple[str, ...]] = {}
+"""Per versioned function, versions that re-create a historic kernel bug (fix removed)."""
+
+
 def seed_versions(function: str, versions: Iterable[str]) -> None:
-    """Declare which versions of ``function`` are seed versions, checked by default."""
+    """Declare which versions of ``function`` come from the seed patches.  ``vmacheck check``
+    runs every combination of them in each scenario that exercises the function."""
     SEED_VARIANTS[function] = tuple(versions)
+
+
+def historic_versions(function: str, versions: Iterable[str]) -> None:
+    """Declare versions of ``function`` that re-create historic kernel bugs.  ``vmacheck
+    check`` runs each of them once per scenario that exercises the function, with the seed
+    functions at their defaults."""
+    HISTORIC_VARIANTS[function] = tuple(versions)
 
 
 def load_all() -> None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from vmacheck.explore.findings import Result
 from vmacheck.kernel.variants import REGISTRY
-from vmacheck.scenarios.catalogue import SEED_VARIANTS, Scenario, ScenarioRun, run
+from vmacheck.scenarios.catalogue import (
+    HISTORIC_VARIANTS,
+    SEED_VARIANTS,
+    Scenario,
+    ScenarioRun,
+    run,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,29 +29,26 @@ class Plan:
 
 def seed_matrix(scenarios: list[Scenario], fixed: dict[str, str],
                 config: dict[str, bool]) -> list[Plan]:
-    """Each scenario once per seed version of each versioned function it exercises.
+    """The runs of a check.
 
-    Versions the user fixed with ``--variant`` are kept in every run and not varied.  A
-    scenario whose functions have no seed versions runs once with the defaults.
+    Each scenario runs under every combination of the seed versions of the functions it
+    exercises (versions interact: a caller's patch version and the helper's version), and
+    once more for each historic-bug version of a function it exercises.  Versions the user
+    fixed with ``--variant`` are kept in every run and not varied.
     """
     plans: list[Plan] = []
     for s in scenarios:
         cfg = {**s.config, **config}
         varied = [f for f in s.functions if f not in fixed and SEED_VARIANTS.get(f)]
-        if not varied:
-            plans.append(Plan(s, dict(fixed), cfg))
-            continue
-        seen: set[tuple[tuple[str, str], ...]] = set()
-        for fn in varied:
-            for version in SEED_VARIANTS[fn]:
-                chosen = {**fixed, fn: version}
-                effective = tuple(sorted(
-                    (f, chosen.get(f, REGISTRY[f].default if f in REGISTRY else ""))
-                    for f in {*s.functions, *chosen}))
-                if effective in seen:
+        for combo in itertools.product(*(SEED_VARIANTS[f] for f in varied)):
+            plans.append(Plan(s, {**fixed, **dict(zip(varied, combo, strict=True))}, cfg))
+        for fn in s.functions:
+            if fn in fixed:
+                continue
+            for version in HISTORIC_VARIANTS.get(fn, ()):
+                if fn in REGISTRY and version == REGISTRY[fn].default:
                     continue
-                seen.add(effective)
-                plans.append(Plan(s, chosen, cfg))
+                plans.append(Plan(s, {**fixed, fn: version}, cfg))
     return plans
 
 
