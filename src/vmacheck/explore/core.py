@@ -242,6 +242,8 @@ class Execution:
         self.lockdep = lockdep
         self.current_tid: int | None = None
         self._in_thread_code = False
+        self._observer: Shared | None = None
+        self._visible: set[int] = set()
         self.truncated = False
         self._failed_invariants: set[str] = set()
         self._deadlock_reported: set[frozenset[int]] = set()
@@ -266,8 +268,28 @@ class Execution:
         self.objects.append(obj)
         return len(self.objects) - 1
 
-    def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool) -> None:
+    def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
+                      reads: Iterable[Shared] | None = None) -> None:
+        """Register a check.
+
+        A check run after every step sees intermediate states, and those differ between the
+        interleavings of one Mazurkiewicz trace, of which the explorer runs only one.  With
+        ``reads`` (the objects the check looks at) every write to those objects is made
+        visible: such writes all conflict with one observer object, so the explorer orders
+        them in every way and the check sees every state of those objects it could.  Without
+        ``reads`` the check sees the states of the explored interleavings only (a violation
+        that needs two independent writes in the other order can be missed).  Checks at the
+        end see the final state, which is the same for every interleaving of a trace.
+        """
         self.invariants.append((name, check, at_end))
+        if at_end or reads is None:
+            return
+        if self._observer is None:
+            self._observer = Shared("invariant observer")
+        for obj in reads:
+            self._visible.add(obj.oid)
+            if obj.alloc is not None:
+                self._visible.add(obj.alloc.oid)
 
     # -- findings ----------------------------------------------------------------------------
     def report(
@@ -345,20 +367,27 @@ class Execution:
 
     def step(self, tid: int) -> Event:
         """Run thread ``tid``'s pending op, then its local code up to the next op."""
+        global _CURRENT
         t = self.threads[tid]
         op = t.pending
-        assert op is not None and t.live
-        self.activate()
+        assert op is not None and not (t.done or t.dead)
+        _CURRENT = self
         fp = op.footprint(self, tid)
+        if self._observer is not None and any(w and oid in self._visible for oid, w in fp):
+            fp = (*fp, (self._observer.oid, True))
         objs = self.objects
+        snapl = []
         for oid, _ in fp:
-            a = objs[oid].alloc
+            obj = objs[oid]
+            a = obj.alloc
             if a is not None and a.freed:
-                return self._uaf(t, op, fp, objs[oid])
-        snaps = tuple(objs[oid].snapshot() for oid, _ in fp)
-        event = Event(len(self.events), tid, fp, op, snaps)
+                return self._uaf(t, op, fp, obj)
+            snapl.append(obj.snapshot())
+        event = Event(len(self.events), tid, fp, op, tuple(snapl))
         if self.record:
             self._record(t, op, fp)
+        # where the op is awaited: an invariant this step breaks is reported there
+        where = self.location_of(tid) if self.invariants else None
         self.current_tid = tid
         if op.sleeps and t.atomic:
             self.report("sleep-in-atomic",
@@ -373,19 +402,20 @@ class Execution:
         if t.loop_reads is not None:
             for oid, _ in fp:
                 t.loop_reads[oid] = objs[oid].version
-        if isinstance(op, SpawnOp):
-            event.spawned = op.child
+        spawn = isinstance(op, SpawnOp)
+        if spawn:
+            event.spawned = op.child  # type: ignore[attr-defined]
         elif isinstance(op, JoinOp):
             event.joined = op.tid
         self.events.append(event)
         t.steps += 1
         if self.listener is not None:
             self.listener(self, event)
-        if isinstance(op, SpawnOp):
-            child = self.threads[op.child]
-            self._advance(child, None, None)
+        if spawn:
+            self._advance(self.threads[op.child], None, None)  # type: ignore[attr-defined]
         self._advance(t, result, None)
-        self._check_invariants(tid, at_end=False)
+        if self.invariants:
+            self._check_invariants(tid, at_end=False, where=where)
         return event
 
     def _uaf(self, t: ThreadState, op: Op, fp: Footprint, obj: Shared) -> Event:
@@ -463,18 +493,22 @@ class Execution:
             self.report("resource-leak",
                         f"{t.name} exited in atomic context ({', '.join(t.atomic)})", t.tid)
 
-    def _check_invariants(self, tid: int | None, *, at_end: bool) -> None:
+    def _check_invariants(self, tid: int | None, *, at_end: bool,
+                          where: Location | None = None) -> None:
         for name, check, end_only in self.invariants:
             if end_only != at_end or name in self._failed_invariants:
                 continue
+            key = name
             try:
                 ok = check()
             except Exception as err:
                 ok = False
                 name = f"{name} ({type(err).__name__}: {err})"
             if not ok:
-                self._failed_invariants.add(name)
-                loc = self.location_of(tid) if tid is not None and self.threads[tid].live else None
+                self._failed_invariants.add(key)
+                loc = where
+                if loc is None and tid is not None and self.threads[tid].live:
+                    loc = self.location_of(tid)
                 self.report("invariant", f"invariant violated: {name}", tid, loc)
 
     # -- end of an execution -----------------------------------------------------------------

@@ -7,7 +7,7 @@ model must ``await``; the engine sees it before it runs.  Plain functions (``BUG
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from vmacheck.explore.core import (
@@ -79,6 +79,16 @@ class _VarOp(Op):
         if self.kind == "cas":
             return self.var.fp(self.var._value == self.a)
         return self.var.fp(True)
+
+    @property
+    def footprint_varies(self) -> bool:  # type: ignore[override]
+        return self.kind == "cas"
+
+    def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
+        snap = snaps.get(self.var.oid)
+        if self.kind != "cas" or not isinstance(snap, tuple):
+            return fp
+        return self.var.fp(snap[0] == self.a)
 
     def execute(self, ex: Execution, tid: int) -> Any:
         v = self.var
@@ -172,6 +182,15 @@ class _LockOp(Op):
         if self.kind == "trylock":
             return self.lk.fp(self.lk.owner is None)
         return self.lk.fp(True)
+
+    @property
+    def footprint_varies(self) -> bool:  # type: ignore[override]
+        return self.kind == "trylock"
+
+    def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
+        if self.kind != "trylock" or self.lk.oid not in snaps:
+            return fp
+        return self.lk.fp(snaps[self.lk.oid] is None)
 
     def enabled(self, ex: Execution, tid: int) -> bool:
         return self.kind != "lock" or self.lk.owner is None
@@ -310,23 +329,31 @@ class _RwOp(Op):
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
         s = self.sem
-        write = True
-        if self.kind.startswith("try") and not self._try_ok():
-            write = False
-        fp = s.fp(write)
-        if s.seq is not None and self._touches_seq():
+        return self._fp_in(s.writer, s.readers, s.queue)
+
+    @property
+    def footprint_varies(self) -> bool:  # type: ignore[override]
+        return self.kind in ("try_r", "try_w", "req_w")
+
+    def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
+        snap = snaps.get(self.sem.oid)
+        if not self.footprint_varies or not isinstance(snap, tuple):
+            return fp
+        return self._fp_in(*snap)
+
+    def _fp_in(self, writer: int | None, readers: tuple[int, ...],
+               queue: tuple[tuple[int, str], ...]) -> Footprint:
+        """The footprint with the semaphore in the given state."""
+        s = self.sem
+        k = self.kind
+        free = writer is None and not queue
+        ok = free and (k == "try_r" or not readers)
+        fp = s.fp(ok or not k.startswith("try"))
+        if s.seq is not None and (k in ("up_w", "downgrade", "grant_w")
+                                  or (k == "req_w" and free and not readers)
+                                  or (k == "try_w" and ok)):
             fp = (*fp, (s.seq.oid, True))
         return fp
-
-    def _touches_seq(self) -> bool:
-        s = self.sem
-        if self.kind in ("up_w", "downgrade", "grant_w"):
-            return True
-        if self.kind == "req_w":
-            return s.writer is None and not s.readers and not s.queue
-        if self.kind == "try_w":
-            return self._try_ok()
-        return False
 
     def _try_ok(self) -> bool:
         s = self.sem
@@ -542,9 +569,17 @@ def outcome(fn: Callable[[], object]) -> None:
     current().outcome_fns.append(fn)
 
 
-def invariant(name: str, check: Callable[[], object], *, at_end: bool = False) -> None:
-    """Register a named check, run after every step (or only at the end with ``at_end``)."""
-    current().add_invariant(name, check, at_end=at_end)
+def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
+              reads: Iterable[Shared] | None = None) -> None:
+    """Register a named check, run after every step (or only at the end with ``at_end``).
+
+    The explorer runs one interleaving per Mazurkiewicz trace, so a check run after every
+    step sees the intermediate states of those interleavings only.  Give ``reads`` (the
+    shared objects the check looks at) to make every write to them visible: the explorer
+    then orders those writes in every way and the check sees every state they can form.
+    ``at_end`` checks need no ``reads``: the final state is the same for a whole trace.
+    """
+    current().add_invariant(name, check, at_end=at_end, reads=reads)
 
 
 def atomic_enter(reason: str) -> None:

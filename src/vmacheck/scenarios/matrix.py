@@ -16,6 +16,7 @@ from vmacheck.scenarios.catalogue import (
     ScenarioRun,
     run,
 )
+from vmacheck.scenarios.diff import diff_results
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,35 +65,18 @@ def execute(plan: Plan, *, on_progress: Callable[[Any], None] | None = None,
     return ScenarioRun(plan.scenario.name, shown, plan.config, result)
 
 
-def finding_signature(kind: str, message: str) -> str:
-    """A finding's identity across versions (locations differ between versions)."""
-    text = "".join("#" if ch.isdigit() else ch for ch in message)
-    return f"{kind}: {text}"
-
-
 def behaviour_diff(a: ScenarioRun, b: ScenarioRun, label_a: str,
                    label_b: str) -> dict[str, Any]:
-    """Outcomes and findings reachable under one selection and not the other."""
-
-    def sets(r: ScenarioRun) -> tuple[dict[str, str], dict[str, str]]:
-        outs = {o.label: o.schedule for o in r.result.outcomes}
-        finds = {finding_signature(f.kind, f.message): f.minimal_schedule
-                 for f in r.result.findings}
-        return outs, finds
-
-    oa, fa = sets(a)
-    ob, fb = sets(b)
+    """Outcomes and findings reachable under one selection and not the other, with a
+    schedule reaching each (the shape the reports render)."""
+    d = diff_results(a.result, b.result)
     return {
         "scenario": a.scenario,
         "a": label_a,
         "b": label_b,
-        "complete": bool(a.result.complete and b.result.complete),
-        "only_a": {"outcomes": sorted(set(oa) - set(ob)),
-                   "findings": sorted(set(fa) - set(fb))},
-        "only_b": {"outcomes": sorted(set(ob) - set(oa)),
-                   "findings": sorted(set(fb) - set(fa))},
-        "schedules_a": {k: v for k, v in {**oa, **fa}.items()
-                        if k not in ob and k not in fb},
-        "schedules_b": {k: v for k, v in {**ob, **fb}.items()
-                        if k not in oa and k not in fa},
+        "complete": d.complete,
+        "only_a": {"outcomes": sorted(d.outcomes_only_a), "findings": sorted(d.findings_only_a)},
+        "only_b": {"outcomes": sorted(d.outcomes_only_b), "findings": sorted(d.findings_only_b)},
+        "schedules_a": {**d.outcomes_only_a, **d.findings_only_a},
+        "schedules_b": {**d.outcomes_only_b, **d.findings_only_b},
     }
