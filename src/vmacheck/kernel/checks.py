@@ -1,0 +1,182 @@
+"""Built-in checks of the mm model (spec §9.1): read-lock bookkeeping and invariants.
+
+VMA read locks are held resources of the thread that took them (so a leaked one is a
+``resource-leak`` and an unlock without one is a ``bad-unlock``).  When a read lock is taken the
+fields it is meant to stabilise are remembered, and the invariants below compare them after every
+step.  These are checks of the model, not kernel functions: they read state directly.
+
+Partial-order reduction caveat: the explorer runs one interleaving per Mazurkiewicz trace, so an
+invariant checked after every step only sees the intermediate states of that interleaving.  A
+violation that exists only in *some* orderings of two independent steps can be missed.  The
+read-lock invariants are therefore made order-sensitive on purpose: taking and dropping a VMA
+read lock reads the fields the invariants compare (``VmAreaStruct.lock_view``), so every writer
+of those fields is ordered against every reader's acquire and release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vmacheck.explore import current, hold, invariant, report, unhold
+from vmacheck.explore.core import Execution
+from vmacheck.kernel.include.linux.mm_types import (
+    VM_REFCNT_EXCLUDE_READERS_FLAG,
+    KernelState,
+    VmAreaStruct,
+    vma_page_prot,
+)
+
+VMA_LOCK_CLASS = "vm_area_struct->vm_lock"
+
+
+def vma_read_key(vma: VmAreaStruct) -> tuple[str, VmAreaStruct]:
+    """The held-resource key of a VMA read lock."""
+    return ("vma-read", vma)
+
+
+def vma_write_key(vma: VmAreaStruct) -> tuple[str, VmAreaStruct]:
+    """The held-resource key of a VMA writer draining readers (lockdep only)."""
+    return ("vma-write", vma)
+
+
+def _stable_fields(vma: VmAreaStruct) -> tuple[Any, ...]:
+    return (vma.slot.vm_start._value, vma.slot.vm_end._value, vma.vm_flags._value,
+            vma.vm_pgoff._value, vma.vm_page_prot._value, vma.vm_ops._value)
+
+
+def note_vma_read_locked(vma: VmAreaStruct) -> None:
+    """Record that the calling thread now holds a read lock (reference) on ``vma``."""
+    ex = current()
+    tid = ex.current_tid
+    assert tid is not None
+    hold(vma_read_key(vma), f"{vma.name} (vma read lock)", VMA_LOCK_CLASS, trylock=True)
+    ex_state = _state_of(ex)
+    if ex_state is not None:
+        ex_state.read_snapshots[(tid, vma.slot.index, vma.generation)] = _stable_fields(vma)
+
+
+def note_vma_read_unlocked(vma: VmAreaStruct) -> bool:
+    """Record the release of a VMA read lock; reports ``bad-unlock`` when none was held."""
+    if not unhold(vma_read_key(vma)):
+        ex = current()
+        tid = ex.current_tid
+        mm = vma.vm_mm
+        other = ""
+        if tid is not None and mm is not None and any(
+                ex.holds(tid, (mm.mmap_lock, mode)) for mode in ("R", "W")):
+            other = f" (it holds {mm.mmap_lock.name}: lock-kind mismatch, spec 9.1 #8)"
+        report("bad-unlock", f"vma_end_read({vma.name}) without a VMA read lock held{other}")
+        return False
+    return True
+
+
+def holds_vma_read(vma: VmAreaStruct) -> bool:
+    ex = current()
+    tid = ex.current_tid
+    return tid is not None and ex.holds(tid, vma_read_key(vma))
+
+
+def vma_readers(ex: Execution, vma: VmAreaStruct) -> frozenset[int]:
+    """Threads holding a read lock on the slot of ``vma`` (any generation)."""
+    out = set()
+    for t in ex.threads:
+        for h in t.held:
+            k = h.key
+            if (isinstance(k, tuple) and len(k) == 2 and k[0] == "vma-read"
+                    and k[1].slot is vma.slot):
+                out.add(t.tid)
+    return frozenset(out)
+
+
+def _read_holds(ex: Execution) -> list[tuple[int, VmAreaStruct]]:
+    out = []
+    for t in ex.threads:
+        if not t.live:
+            continue
+        for h in t.held:
+            k = h.key
+            if isinstance(k, tuple) and len(k) == 2 and k[0] == "vma-read":
+                out.append((t.tid, k[1]))
+    return out
+
+
+def _state_of(ex: Execution) -> KernelState | None:
+    from vmacheck.kernel.include.linux.mm_types import _STATES
+
+    return _STATES.get(ex)
+
+
+def _write_locked(vma: VmAreaStruct) -> bool:
+    mm = vma.vm_mm
+    if mm is None:
+        return False
+    seq = mm.mm_lock_seq._value
+    return bool(seq % 2 == 1 and vma.slot.vm_lock_seq._value == seq)
+
+
+def check_reader_writer_exclusion() -> bool:
+    """Spec §9.1 #5: a write-locked VMA has no thread holding a read lock on it."""
+    return not any(_write_locked(v) for _, v in _read_holds(current()))
+
+
+def check_stable_under_read_lock() -> bool:
+    """Spec §9.1 #4: an attached VMA's bounds, flags, offset, protection and ops change only
+    under its write lock, so they never change while some thread holds a read lock on it."""
+    ex = current()
+    state = _state_of(ex)
+    if state is None:
+        return True
+    for tid, v in _read_holds(ex):
+        seen = state.read_snapshots.get((tid, v.slot.index, v.generation))
+        if seen is not None and seen != _stable_fields(v):
+            return False
+    return True
+
+
+def check_read_locked_vma_set_up() -> bool:
+    """A VMA a reader can lock is fully set up: ``vm_page_prot`` is what
+    ``vma_set_page_prot`` computes from ``vm_flags`` and ``vm_ops`` (write-notify), the last
+    step of ``mmap_region`` (commit 33313a747e81)."""
+    for _, v in _read_holds(current()):
+        if v.alloc.freed:
+            continue
+        if v.vm_page_prot._value != vma_page_prot(v.vm_flags._value, v.vm_ops._value):
+            return False
+    return True
+
+
+def check_refcount_covers_readers() -> bool:
+    """Spec §9.1 #6: ``vm_refcnt`` (without the exclude flag) counts the attachment and every
+    successful reader."""
+    counts: dict[int, tuple[VmAreaStruct, int]] = {}
+    for _, v in _read_holds(current()):
+        prev = counts.get(id(v.slot), (v, 0))[1]
+        counts[id(v.slot)] = (v, prev + 1)
+    for v, n in counts.values():
+        low = v.slot.vm_refcnt._value % VM_REFCNT_EXCLUDE_READERS_FLAG
+        if low < n + 1:
+            return False
+    return True
+
+
+def check_seq_parity(state: KernelState) -> bool:
+    """Spec §9.1 #3: ``mm_lock_seq`` is odd exactly while the mmap lock is write-held."""
+    return all((mm.mm_lock_seq._value % 2 == 1) == (mm.mmap_lock.writer is not None)
+               for mm in state.mms)
+
+
+def check_fork_excludes_faults() -> bool:
+    """fb49c455323f: while ``dup_mmap`` copies a parent VMA (its model flag
+    ``model_dup_mmap`` is set), no thread holds a read lock on it (no page fault runs on it
+    under the per-VMA lock)."""
+    return not any(v.slot.model_dup_mmap._value for _, v in _read_holds(current()))
+
+
+def register_builtin_checks(state: KernelState) -> None:
+    """Register the mm invariants for the execution being built."""
+    invariant("vma reader/writer exclusion (spec 9.1 #5)", check_reader_writer_exclusion)
+    invariant("vma fields stable under a read lock (spec 9.1 #4)", check_stable_under_read_lock)
+    invariant("read-locked vma is fully set up (33313a747e81)", check_read_locked_vma_set_up)
+    invariant("vm_refcnt counts readers (spec 9.1 #6)", check_refcount_covers_readers)
+    invariant("mm_lock_seq odd iff write-locked (spec 9.1 #3)", lambda: check_seq_parity(state))
+    invariant("dup_mmap copies no read-locked vma (fb49c455323f)", check_fork_excludes_faults)

@@ -1,0 +1,121 @@
+"""The binder driver's mm hooks (``drivers/android/binder.c``) and model set-up helpers.
+
+``binder_mmap`` (the ``.mmap`` file operation ``mmap_region`` calls before the VMA is in the
+tree), ``binder_vm_ops`` (``open``, ``close`` → ``binder_alloc_vma_close``, ``fault`` →
+``VM_FAULT_SIGBUS``).  The ``setup_*`` functions are not kernel functions: they build, before
+the threads start, the state a completed ``mmap`` + allocations would have left.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vmacheck.kernel.drivers.android import binder_buffers as bb
+from vmacheck.kernel.drivers.android.binder_alloc import (
+    BinderAlloc,
+    BinderFreelist,
+    binder_alloc_mmap_handler,
+    binder_alloc_vma_close,
+)
+from vmacheck.kernel.include.linux.mm_types import (
+    VM_DONTCOPY,
+    VM_MAYREAD,
+    VM_MAYWRITE,
+    VM_MIXEDMAP,
+    VM_READ,
+    VM_WRITE,
+    File,
+    FileOperations,
+    MmStruct,
+    VmAreaStruct,
+    VmOperationsStruct,
+)
+
+EPERM = -1
+VM_FAULT_SIGBUS = 0x000002
+FORBIDDEN_MMAP_FLAGS = VM_WRITE
+
+
+async def binder_vma_open(vma: VmAreaStruct) -> None:
+    """``binder_vma_open`` (drivers/android/binder.c): debug print only."""
+
+
+async def binder_vma_close(vma: VmAreaStruct) -> None:
+    """``binder_vma_close`` (drivers/android/binder.c): ``binder_alloc_vma_close``."""
+    proc = await vma.vm_private_data.load()
+    await binder_alloc_vma_close(proc)
+
+
+async def binder_vm_fault(vma: VmAreaStruct, address: int, flags: int) -> int:
+    """``binder_vm_fault`` (drivers/android/binder.c): user faults never populate binder
+    pages."""
+    return VM_FAULT_SIGBUS
+
+
+binder_vm_ops = VmOperationsStruct("binder_vm_ops", open=binder_vma_open,
+                                   close=binder_vma_close, fault=binder_vm_fault)
+
+
+async def binder_mmap(filp: File, vma: VmAreaStruct) -> int:
+    """``binder_mmap`` (drivers/android/binder.c): refuse writable mappings, set
+    ``VM_DONTCOPY | VM_MIXEDMAP``, clear ``VM_MAYWRITE``, install ``binder_vm_ops`` and the
+    proc, then ``binder_alloc_mmap_handler``."""
+    alloc: BinderAlloc = filp.private_data
+    flags: int = await vma.vm_flags.load()
+    if flags & FORBIDDEN_MMAP_FLAGS:
+        return EPERM
+    await vma.vm_flags.store((flags | VM_DONTCOPY | VM_MIXEDMAP) & ~VM_MAYWRITE)
+    await vma.vm_ops.store(binder_vm_ops)
+    await vma.vm_private_data.store(alloc)
+    return await binder_alloc_mmap_handler(alloc, vma)
+
+
+binder_fops = FileOperations("binder_fops", mmap=binder_mmap)
+
+BINDER_VM_FLAGS = VM_READ | VM_MAYREAD | VM_DONTCOPY | VM_MIXEDMAP
+
+
+def binder_open(mm: MmStruct, freelist: BinderFreelist, npages: int) -> tuple[BinderAlloc, File]:
+    """Set-up: ``binder_open`` → ``binder_alloc_init`` (``mmgrab``: ``mm_count`` + 1) and the
+    opened file."""
+    alloc = BinderAlloc(mm, freelist, npages)
+    mm.mm_count._value += 1
+    return alloc, File(binder_fops, alloc)
+
+
+def setup_binder_mapping(mm: MmStruct, freelist: BinderFreelist, start: int, npages: int,
+                         *, mdata_for: tuple[int, ...] = ()) -> tuple[BinderAlloc, Any, File]:
+    """Set-up: a binder process whose ``mmap`` of ``npages`` pages at ``start`` completed.
+
+    ``mdata_for`` lists page indexes that are installed and on the freelist, as after a
+    buffer covering them was allocated and freed (the layout is one free buffer).  Each such
+    page is mapped by the binder VMA and holds two references (binder's and the PTE's).
+    """
+    from vmacheck.kernel.mm.vma import setup_page, setup_vma
+
+    alloc, filp = binder_open(mm, freelist, npages)
+    end = start + npages * bb.PAGE_SIZE
+    vma = setup_vma(mm, start, end, BINDER_VM_FLAGS, vm_ops=binder_vm_ops, vm_file=filp,
+                    vm_private_data=alloc)
+    alloc.buffer_size._value = npages * bb.PAGE_SIZE
+    alloc.vm_start._value = start
+    alloc.vm_start_hint = start
+    alloc.buffers._value = bb.initial_layout(start)
+    alloc.free_async_space._value = npages * bb.PAGE_SIZE // 2
+    alloc.vma._value = vma
+    alloc.mapped._value = True
+    for index in mdata_for:
+        page = setup_page(mm, start + index * bb.PAGE_SIZE)
+        page._refcount._value = 2
+        serial = freelist.next_mdata._value
+        freelist.next_mdata._value = serial + 1
+        mdata = freelist.pool[serial]
+        mdata.alloc = alloc
+        mdata.index = index
+        mdata.page_index._value = index
+        mdata.lru_node._value = True
+        page.private._value = mdata
+        alloc.pages[index]._value = page
+        freelist.lru.items._value = (*freelist.lru.items._value, mdata)
+        alloc.pages_high._value = max(alloc.pages_high._value, index + 1)
+    return alloc, vma, filp

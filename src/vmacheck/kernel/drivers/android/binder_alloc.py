@@ -1,0 +1,348 @@
+"""The binder allocator (``drivers/android/binder_alloc.c``): state, mmap, buffers, release.
+
+``struct binder_alloc`` with its ``mutex``, ``mapped`` flag (release/acquire), ``pages[]``
+(one :class:`~vmacheck.Var` per page, written with release, read with acquire), the buffer
+layout (:mod:`.binder_buffers`), async space, and the global ``binder_freelist`` (a
+:class:`~vmacheck.kernel.lib.list_lru.ListLru`).  Page installation is in
+:mod:`.binder_install`, the shrinker in :mod:`.binder_shrinker`, the checked properties in
+:mod:`.binder_props`.
+
+Model-only ("ghost") state, read by invariants and never by the kernel paths: the set of
+pages binder has given up (``relinquished``) and each thread's last ``mapped`` check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from vmacheck.explore import BUG_ON, WARN_ON, Allocation, Mutex, Var
+from vmacheck.kernel.drivers.android import binder_buffers as bb
+from vmacheck.kernel.drivers.android import mm_glue as mmg
+from vmacheck.kernel.lib.list_lru import ListLru, list_lru_add, list_lru_del
+
+PAGE_SIZE = bb.PAGE_SIZE
+ESRCH = -3
+ENOMEM = -12
+EBUSY = -16
+EINVAL = -22
+ENOSPC = -28
+
+
+class BinderShrinkerMdata:
+    """``struct binder_shrinker_mdata``: the LRU node, back-pointer and index of one page.
+
+    Allocated with the page (``binder_page_alloc``) and freed with it (``binder_free_page``).
+    The model takes them from a pool built with the model (object identities must not depend
+    on the schedule); each is used once, and its fields die with its
+    :class:`~vmacheck.Allocation`, so a touch after the ``kfree`` is a use-after-free finding.
+    """
+
+    def __init__(self, serial: int) -> None:
+        self.memory = Allocation(f"mdata#{serial}")
+        self.serial = serial
+        self.alloc: BinderAlloc | None = None
+        self.page_index = Var(f"mdata#{serial}.page_index", -1, alloc=self.memory)
+        self.lru_node = Var(f"mdata#{serial}.lru", False, alloc=self.memory)
+        self.index = -1
+
+    def __repr__(self) -> str:
+        return f"mdata#{self.serial}[{self.index}]"
+
+
+class BinderFreelist:
+    """The global ``binder_freelist`` list_lru, the global ``binder_alloc_mmap_lock``, and the
+    model's pool of ``binder_shrinker_mdata`` objects (``kzalloc`` takes the next one)."""
+
+    def __init__(self, mdata_pool: int = 8) -> None:
+        self.lru = ListLru("binder_freelist")
+        self.mmap_lock = Mutex("binder_alloc_mmap_lock")
+        self.pool = [BinderShrinkerMdata(i) for i in range(mdata_pool)]
+        self.next_mdata = Var("kmalloc(binder_shrinker_mdata)", 0)
+
+
+class BinderAlloc:
+    """``struct binder_alloc`` (drivers/android/binder_alloc.h).
+
+    ``npages`` fixes the size of the modelled ``pages[]`` array up front (the kernel allocates
+    it in the mmap handler; the model creates its variables at set-up and the handler only
+    makes them meaningful; ``binder_alloc_deferred_release`` frees them, ``kvfree``).  ``vma``
+    is the pre-Dec-2024 cached ``alloc->vma`` (set by the mmap handler, cleared by close), used
+    by the 2023/2024 versions of install and shrink.
+
+    ``vm_start_hint`` mirrors ``vm_start`` for address arithmetic without a model step (the
+    field is written once, by the mmap handler, before ``mapped`` is published).  Ghost state,
+    read only by the checks: ``relinquished`` (pages ``binder_free_page`` gave up, and who),
+    ``releasing`` (deferred release started).
+    """
+
+    def __init__(self, mm: Any, freelist: BinderFreelist, npages: int, pid: int = 1) -> None:
+        self.mm = mm
+        self.pid = pid
+        self.freelist = freelist
+        self.npages = npages
+        self.mutex = Mutex("alloc->mutex", lock_class="binder_alloc.mutex")
+        self.mapped = Var("alloc->mapped", False)
+        self.vma = Var("alloc->vma", None)
+        self.vm_start = Var("alloc->vm_start", 0)
+        self.buffer_size = Var("alloc->buffer_size", 0)
+        self.buffers = Var("alloc->buffers", ())
+        self.free_async_space = Var("alloc->free_async_space", 0)
+        self.pages_high = Var("alloc->pages_high", 0)
+        self.pages_mem = Allocation("alloc->pages")
+        self.pages = [Var(f"alloc->pages[{i}]", None, alloc=self.pages_mem)
+                      for i in range(npages)]
+        # ghost state
+        self.relinquished: list[tuple[Any, str]] = []
+        self.releasing = False
+        self.debug_ids = 1
+        self.vm_start_hint = 0
+
+    def peek_layout(self) -> bb.Layout:
+        value: bb.Layout = self.buffers.peek()
+        return value
+
+
+# --------------------------------------------------------------------------- pages[] access
+
+
+async def binder_get_installed_page(alloc: BinderAlloc, index: int) -> Any:
+    """``binder_get_installed_page``: ``smp_load_acquire(&alloc->pages[index])``."""
+    return await alloc.pages[index].load()
+
+
+async def binder_set_installed_page(alloc: BinderAlloc, index: int, page: Any) -> None:
+    """``binder_set_installed_page``: ``smp_store_release(&alloc->pages[index], page)``."""
+    await alloc.pages[index].store(page)
+
+
+async def binder_alloc_is_mapped(alloc: BinderAlloc) -> bool:
+    """``binder_alloc_is_mapped``: acquire load of ``alloc->mapped``."""
+    value: bool = await alloc.mapped.load()
+    return value
+
+
+async def binder_alloc_set_mapped(alloc: BinderAlloc, state: bool) -> None:
+    """``binder_alloc_set_mapped``: release store of ``alloc->mapped``."""
+    await alloc.mapped.store(state)
+
+
+async def page_to_lru(page: Any) -> BinderShrinkerMdata:
+    """``page_to_lru``: the mdata hanging off ``page_private(page)`` (a load of
+    ``page->private``)."""
+    mdata: BinderShrinkerMdata = await page.private.load()
+    return mdata
+
+
+async def binder_page_alloc(alloc: BinderAlloc, index: int) -> Any:
+    """``binder_page_alloc``: a zeroed page plus its shrinker metadata in ``page_private``.
+
+    Returns None when the page pool or the mdata pool is exhausted (``-ENOMEM``)."""
+    page = await mmg.alloc_page()
+    if page is None:
+        return None
+    serial: int = await alloc.freelist.next_mdata.fetch_add(1)
+    if serial >= len(alloc.freelist.pool):
+        await mmg.free_page(page)
+        return None
+    mdata = alloc.freelist.pool[serial]
+    mdata.alloc = alloc
+    mdata.index = index
+    await mdata.page_index.store(index)
+    await page.private.store(mdata)
+    return page
+
+
+async def binder_free_page(alloc: BinderAlloc, page: Any, who: str) -> None:
+    """``binder_free_page``: ``kfree`` the mdata (``page_private``), then ``__free_page``."""
+    mdata = await page_to_lru(page)
+    alloc.relinquished.append((page, who))
+    await mdata.memory.free()
+    await mmg.free_page(page)
+
+
+# --------------------------------------------------------------------------- LRU helpers
+
+
+async def binder_lru_freelist_add(alloc: BinderAlloc, start: int, end: int) -> None:
+    """``binder_lru_freelist_add``: put the installed pages of ``[start, end)`` on the LRU."""
+    vm_start = alloc.vm_start_hint
+    for page_addr in range(start, end, PAGE_SIZE):
+        index = (page_addr - vm_start) // PAGE_SIZE
+        page = await binder_get_installed_page(alloc, index)
+        if page is None:
+            continue
+        ret = await list_lru_add(alloc.freelist.lru, await page_to_lru(page))
+        WARN_ON(not ret, f"list_lru_add of page {index} already on the freelist")
+
+
+async def binder_lru_freelist_del(alloc: BinderAlloc, start: int, end: int) -> None:
+    """``binder_lru_freelist_del``: take the installed pages of ``[start, end)`` off the LRU;
+    an uninstalled page only raises ``pages_high``."""
+    vm_start = alloc.vm_start_hint
+    for page_addr in range(start, end, PAGE_SIZE):
+        index = (page_addr - vm_start) // PAGE_SIZE
+        page = await binder_get_installed_page(alloc, index)
+        if page is not None:
+            on_lru = await list_lru_del(alloc.freelist.lru, await page_to_lru(page))
+            WARN_ON(not on_lru, f"list_lru_del of page {index} not on the freelist")
+            continue
+        await alloc.pages_high.update(_raise_to(index + 1))
+
+
+def _raise_to(high: int) -> Callable[[int], int]:
+    def update(h: int) -> int:
+        return max(h, high)
+
+    return update
+
+
+# --------------------------------------------------------------------------- mmap, close
+
+
+async def binder_alloc_mmap_handler(alloc: BinderAlloc, vma: Any) -> int:
+    """``binder_alloc_mmap_handler``: one-shot set-up of the buffer space for ``vma``.
+
+    Rejects a foreign mm (-EINVAL) and a second mapping (-EBUSY, ``buffer_size`` already set,
+    under ``binder_alloc_mmap_lock``); sets ``buffer_size`` (≤ 4 MiB), ``vm_start``, one free
+    buffer over everything, half the space for async; finally ``mapped = true`` (release).
+    Also sets the era field ``alloc->vma`` (pre-Dec-2024 kernels cached the VMA here).
+    """
+    if mmg.vma_mm(vma) is not alloc.mm:
+        return EINVAL
+    await alloc.freelist.mmap_lock.lock()
+    if await alloc.buffer_size.load():
+        await alloc.freelist.mmap_lock.unlock()
+        return EBUSY
+    start, end = await mmg.vma_range(vma)
+    size = min(end - start, bb.SZ_4M, alloc.npages * PAGE_SIZE)
+    await alloc.buffer_size.store(size)
+    await alloc.freelist.mmap_lock.unlock()
+    await alloc.vm_start.store(start)
+    alloc.vm_start_hint = start
+    await alloc.buffers.store(bb.initial_layout(start))
+    await alloc.free_async_space.store(size // 2)
+    await alloc.vma.store(vma)
+    await binder_alloc_set_mapped(alloc, True)
+    return 0
+
+
+async def binder_alloc_vma_close(alloc: BinderAlloc) -> None:
+    """``binder_alloc_vma_close``: ``mapped = false`` (and, as before Dec 2024, clear
+    ``alloc->vma``)."""
+    await binder_alloc_set_mapped(alloc, False)
+    await alloc.vma.store(None)
+
+
+# --------------------------------------------------------------------------- buffers
+
+
+async def binder_alloc_new_buf(alloc: BinderAlloc, data_size: int, offsets_size: int = 0,
+                               extra_buffers_size: int = 0, is_async: bool = False) -> Any:
+    """``binder_alloc_new_buf``: allocate under the mutex, then install pages without it.
+
+    Returns the :class:`~.binder_buffers.BinderBuffer` or a negative errno.  On an install
+    error the buffer is freed again (``binder_alloc_free_buf``) and the error returned.
+    """
+    from vmacheck.kernel.drivers.android.binder_install import binder_install_buffer_pages
+
+    if not await binder_alloc_is_mapped(alloc):
+        return ESRCH
+    size = bb.sanitized_size(data_size, offsets_size, extra_buffers_size)
+    await alloc.mutex.lock()
+    if is_async and await alloc.free_async_space.load() < size:
+        await alloc.mutex.unlock()
+        return ENOSPC
+    vm_end = alloc.vm_start_hint + await alloc.buffer_size.load()
+    layout: bb.Layout = await alloc.buffers.load()
+    alloc.debug_ids += 1
+    res = bb.new_buf_locked(layout, size, vm_end, alloc.debug_ids, data_size, is_async)
+    if res.buffer is None:
+        await alloc.mutex.unlock()
+        return ENOSPC
+    await binder_lru_freelist_del(alloc, *res.lru_del)
+    await alloc.buffers.store(res.layout)
+    if is_async:
+        await alloc.free_async_space.update(lambda s: s - size)
+    await alloc.mutex.unlock()
+    ret = await binder_install_buffer_pages(alloc, res.buffer, size)
+    if ret:
+        await binder_alloc_free_buf(alloc, res.buffer)
+        return int(ret)
+    return res.buffer
+
+
+async def binder_free_buf_locked(alloc: BinderAlloc, buffer: bb.BinderBuffer) -> None:
+    """``binder_free_buf_locked``: async space back, LRU add, coalesce; mutex held."""
+    layout: bb.Layout = await alloc.buffers.load()
+    vm_end = alloc.vm_start_hint + await alloc.buffer_size.load()
+    res = bb.free_buf_locked(layout, buffer.user_data, vm_end)
+    if buffer.async_transaction:
+        await alloc.free_async_space.update(lambda s: s + res.buffer_size)
+    for start, end in res.lru_add:
+        await binder_lru_freelist_add(alloc, start, end)
+    await alloc.buffers.store(res.layout)
+
+
+async def binder_alloc_free_buf(alloc: BinderAlloc, buffer: bb.BinderBuffer) -> None:
+    """``binder_alloc_free_buf``: ``binder_free_buf_locked`` under ``alloc->mutex``."""
+    await alloc.mutex.lock()
+    await binder_free_buf_locked(alloc, buffer)
+    await alloc.mutex.unlock()
+
+
+# --------------------------------------------------------------------------- release, debug
+
+
+async def binder_alloc_deferred_release(alloc: BinderAlloc) -> tuple[int, int]:
+    """``binder_alloc_deferred_release``: free all buffers and pages; returns (buffers, pages).
+
+    Runs once the file is released (no VMA left).  BUG if still ``mapped``.  Every installed
+    page is taken off the freelist (``list_lru_del``) and freed under ``alloc->mutex``.
+    """
+    await alloc.mutex.lock()
+    alloc.releasing = True
+    BUG_ON(await alloc.mapped.load(), "alloc->mapped")
+    buffers = 0
+    while True:
+        layout: bb.Layout = await alloc.buffers.load()
+        allocated = [b for b in layout if not b.free]
+        if not allocated:
+            break
+        await binder_free_buf_locked(alloc, allocated[0])
+        buffers += 1
+    await alloc.buffers.store(())
+    page_count = 0
+    for i in range(alloc.npages):
+        page = await binder_get_installed_page(alloc, i)
+        if page is None:
+            continue
+        await list_lru_del(alloc.freelist.lru, await page_to_lru(page))
+        await binder_free_page(alloc, page, "deferred release")
+        page_count += 1
+    await alloc.mutex.unlock()
+    await alloc.pages_mem.free()
+    await mmg.mmdrop(alloc.mm)
+    return buffers, page_count
+
+
+def binder_alloc_print_pages(alloc: BinderAlloc) -> tuple[int, int, int]:
+    """``binder_alloc_print_pages``: (active, lru, free) counts, for outcomes and tests.
+
+    The kernel reads under ``alloc->mutex``; the model's version is a ``peek`` for outcome
+    functions and end-of-run checks.  Counts are only taken while ``mapped`` in the kernel; the
+    model always counts (an unmapped alloc shows its remaining pages).
+    """
+    on_lru = set(alloc.freelist.lru.peek_items())
+    active = lru = free = 0
+    if alloc.pages_mem.freed:
+        return 0, 0, 0
+    for var in alloc.pages:
+        page = var.peek()
+        if page is None:
+            free += 1
+        elif page.private.peek() in on_lru:
+            lru += 1
+        else:
+            active += 1
+    return active, lru, free

@@ -1,0 +1,173 @@
+"""Binder properties (spec §9.2) as registered invariants, and outcome functions.
+
+These are model checks, not kernel code: they read state directly (``peek``/``_value``).
+
+* ``binder-no-page-given-up-while-mapped`` (§9.2 #20): no page binder has freed
+  (``binder_free_page``) is mapped by a PTE of an *attached* VMA (in the tree, ``vm_refcnt``
+  not 0).  PTEs of a VMA already detached by an in-progress munmap are tolerated.
+* ``binder-given-up-page-still-mapped-at-end``: the same, checked once at the end of the
+  execution: a page binder gave up that an attached VMA *still* maps when every thread has
+  finished (a persistent leak, as opposed to a window an in-flight munmap closes).
+* ``binder-pages-match-mdata`` (§9.2 #18, #26): ``pages[i]`` is a live page whose live
+  ``binder_shrinker_mdata`` points back to this alloc and index, and binder never freed it.
+* ``binder-lru-iff-installed-and-free`` (§9.2 #19): whenever neither ``alloc->mutex`` nor the
+  LRU lock is held, a page is on the freelist exactly when it is installed and no allocated
+  buffer covers it, and the freelist holds no stale entry of this alloc.
+* ``binder-page-references-balanced`` (at the end): every binder page not freed holds one
+  reference per PTE mapping it plus binder's own (if ``pages[]`` has it); none is orphaned.
+* ``binder-no-page-given-up-while-any-pte-maps-it`` (opt-in, :func:`register_strict_checks`):
+  the stricter variant of §9.2 #20 — no freed binder page mapped by *any* PTE, detached VMAs
+  included.  The pre-series shrinker violates it benignly in munmap's downgrade window (S7).
+* ``binder-install-into-checked-vma`` (§9.2 #23) is checked where binder calls
+  ``vm_insert_page`` (:mod:`.binder_install`).
+* "the shrinker never blocks" (§9.1 #10-11) is the engine's ``sleep-in-atomic`` check: the
+  callback runs under the LRU spinlock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vmacheck.explore import invariant, outcome
+from vmacheck.kernel.drivers.android import binder_buffers as bb
+from vmacheck.kernel.drivers.android.binder_alloc import (
+    BinderAlloc,
+    BinderShrinkerMdata,
+    binder_alloc_print_pages,
+)
+from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, kernel_state
+from vmacheck.kernel.include.linux.mmap_lock import per_vma_lock
+
+
+def _attached_mappings(alloc: BinderAlloc) -> dict[int, tuple[str, int]]:
+    """id(page) → (vma name, address) for every PTE of an attached VMA of any mm."""
+    out: dict[int, tuple[str, int]] = {}
+    for mm in kernel_state().mms:
+        for start, end, vma in mm.mm_mt._value:
+            if per_vma_lock() and vma.slot.vm_refcnt._value == 0:
+                continue
+            for addr in range(start, end, PAGE_SIZE):
+                pte = mm.pte.get(addr)
+                if pte is not None and pte._value is not None:
+                    out[id(pte._value)] = (vma.name, addr)
+    return out
+
+
+def check_no_page_given_up_while_mapped(alloc: BinderAlloc) -> bool:
+    mapped = _attached_mappings(alloc)
+    return not any(id(page) in mapped for page, _ in alloc.relinquished)
+
+
+def check_no_page_given_up_while_any_pte_maps_it(alloc: BinderAlloc) -> bool:
+    ptes = {id(var._value) for mm in kernel_state().mms for var in mm.pte.values()
+            if var._value is not None}
+    return not any(id(page) in ptes for page, _ in alloc.relinquished)
+
+
+def register_strict_checks(alloc: BinderAlloc) -> None:
+    """Register the stricter, opt-in page check (spec §9.2 #20, last sentence)."""
+    invariant("binder-no-page-given-up-while-any-pte-maps-it",
+              lambda: check_no_page_given_up_while_any_pte_maps_it(alloc))
+
+
+def check_pages_match_mdata(alloc: BinderAlloc) -> bool:
+    if alloc.releasing or alloc.mutex.owner is not None:
+        return True
+    given_up = {id(p) for p, _ in alloc.relinquished}
+    for i, var in enumerate(alloc.pages):
+        page = var._value
+        if page is None:
+            continue
+        if page.alloc.freed or id(page) in given_up:
+            return False
+        mdata = page.private._value
+        if not isinstance(mdata, BinderShrinkerMdata) or mdata.memory.freed:
+            return False
+        if mdata.alloc is not alloc or mdata.page_index._value != i:
+            return False
+    return True
+
+
+def check_lru_iff_installed_and_free(alloc: BinderAlloc) -> bool:
+    if alloc.mutex.owner is not None or alloc.freelist.lru.lock.owner is not None:
+        return True
+    items = alloc.freelist.lru.items._value
+    if alloc.releasing:
+        return alloc.mutex.owner is not None or not any(m.alloc is alloc for m in items)
+    start = alloc.vm_start._value
+    end = start + alloc.buffer_size._value
+    covered = bb.covering_allocated(alloc.buffers._value, start, end)
+    mine = [m for m in items if m.alloc is alloc]
+    expected_on: set[int] = set()
+    for i, var in enumerate(alloc.pages):
+        page = var._value
+        if page is not None and covered.get(i, 0) == 0:
+            expected_on.add(id(page.private._value))
+    return {id(m) for m in mine} == expected_on and len(mine) == len(expected_on)
+
+
+def check_page_references_balanced(alloc: BinderAlloc) -> bool:
+    return not page_reference_problems(alloc)
+
+
+def page_reference_problems(alloc: BinderAlloc) -> list[str]:
+    """Binder pages (pages whose ``private`` is one of this alloc's mdata) that are alive
+    with a reference count other than PTEs + binder's, for the end check and reports."""
+    problems: list[str] = []
+    ptes: dict[int, int] = {}
+    for mm in kernel_state().mms:
+        for var in mm.pte.values():
+            if var._value is not None:
+                ptes[id(var._value)] = ptes.get(id(var._value), 0) + 1
+    installed = set() if alloc.pages_mem.freed else {
+        id(v._value) for v in alloc.pages if v._value is not None}
+    for page in kernel_state().pages:
+        if page.alloc.freed:
+            continue
+        mdata = page.private._value
+        if not isinstance(mdata, BinderShrinkerMdata) or mdata.alloc is not alloc:
+            continue
+        expected = ptes.get(id(page), 0) + (1 if id(page) in installed else 0)
+        if page._refcount._value != expected:
+            problems.append(f"{page}: refcount {page._refcount._value}, expected {expected}")
+    return problems
+
+
+def register_binder_checks(alloc: BinderAlloc) -> None:
+    """Register the binder invariants for ``alloc`` (call while building the model)."""
+    invariant("binder-no-page-given-up-while-mapped",
+              lambda: check_no_page_given_up_while_mapped(alloc))
+    invariant("binder-given-up-page-still-mapped-at-end",
+              lambda: check_no_page_given_up_while_mapped(alloc), at_end=True)
+    invariant("binder-pages-match-mdata", lambda: check_pages_match_mdata(alloc))
+    invariant("binder-lru-iff-installed-and-free",
+              lambda: check_lru_iff_installed_and_free(alloc))
+    invariant("binder-page-references-balanced",
+              lambda: check_page_references_balanced(alloc), at_end=True)
+
+
+def page_state_outcome(alloc: BinderAlloc) -> None:
+    """Label each execution's end with ``binder_alloc_print_pages``' active:lru:free."""
+
+    def describe() -> str:
+        active, lru, free = binder_alloc_print_pages(alloc)
+        return f"pages {active}:{lru}:{free}"
+
+    outcome(describe)
+
+
+def page_states(alloc: BinderAlloc) -> list[str]:
+    """Per page index: ``active`` (installed, off the LRU), ``lru`` or ``free``."""
+    on_lru = {id(m) for m in alloc.freelist.lru.items._value}
+    out: list[str] = []
+    if alloc.pages_mem.freed:
+        return out
+    for var in alloc.pages:
+        page: Any = var._value
+        if page is None:
+            out.append("free")
+        elif id(page.private._value) in on_lru:
+            out.append("lru")
+        else:
+            out.append("active")
+    return out

@@ -1,0 +1,1 @@
+"""Models of ``include/linux/`` headers: mm types, the mmap_lock and per-VMA lock API."""

@@ -1,0 +1,293 @@
+"""``struct mm_struct``, ``struct vm_area_struct``, ``struct page`` and the model's memory.
+
+Models ``include/linux/mm_types.h`` (the structures), the ``vm_area_struct`` slab of
+``mm/vma_init.c`` (``vm_area_cachep``, SLAB_TYPESAFE_BY_RCU since 6.15, commit 3104138517fc)
+and the page allocator's pool.  Every object the model can ever use is created when the model
+is built (:func:`boot`), so that object identities do not depend on the schedule:
+
+* a VMA slab *slot* owns the fields RCU readers may read through a stale pointer
+  (``vm_refcnt``, ``vm_lock_seq``, ``vm_mm``, ``vm_start``, ``vm_end``; spec §3.1); every life of
+  the slot (a *generation*) is its own :class:`VmAreaStruct` whose payload (``vm_flags``,
+  ``vm_page_prot``, ``vm_pgoff``, ``anon_vma``, ``vm_ops``, ``vm_file``,
+  ``vm_private_data``) belongs to an :class:`~vmacheck.Allocation` that ``vm_area_free`` frees:
+  touching the payload through a pointer kept past the free is a ``use-after-free`` finding,
+  while reusing the slot for a new VMA (generation + 1) is what SLAB_TYPESAFE_BY_RCU allows.
+* pages come from a pool; a page's memory is freed when its last reference is put.
+
+Addresses are byte addresses; ``PAGE_SIZE`` is 4096.  Page tables are one
+:class:`~vmacheck.Var` per (mm, page address) holding the mapped :class:`Page` or None.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from vmacheck.explore import Allocation, RwSem, Var, current
+from vmacheck.explore.core import Execution
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+UINT_MAX = (1 << 32) - 1
+
+# vm_flags (include/linux/mm.h)
+VM_READ = 0x1
+VM_WRITE = 0x2
+VM_EXEC = 0x4
+VM_SHARED = 0x8
+VM_MAYREAD = 0x10
+VM_MAYWRITE = 0x20
+VM_GROWSDOWN = 0x100
+VM_PFNMAP = 0x400
+VM_DONTCOPY = 0x20000
+VM_DONTEXPAND = 0x40000
+VM_MIXEDMAP = 0x10000000
+VM_SOFTDIRTY = 0x8000000
+
+# vm_refcnt encoding (include/linux/mmap_lock.h, 7.0 names; spec §2.1-2.2)
+VM_REFCNT_EXCLUDE_READERS_FLAG = 1 << 30
+VM_REFCNT_LIMIT = VM_REFCNT_EXCLUDE_READERS_FLAG - 1
+
+EAGAIN = 11
+ENOMEM = 12
+EFAULT = 14
+EBUSY = 16
+EINVAL = 22
+EINTR = 4
+
+
+# PTE protection bits of the model (arch pgprot_t)
+PTE_READ = 0x1
+PTE_WRITE = 0x2
+PTE_EXEC = 0x4
+
+
+def vm_get_page_prot(vm_flags: int) -> int:
+    """``vm_get_page_prot`` (mm/mmap.c, ``protection_map``): the PTE bits for ``vm_flags``;
+    a private writable mapping is mapped read-only (copy-on-write)."""
+    prot = 0
+    if vm_flags & VM_READ:
+        prot |= PTE_READ
+    if vm_flags & VM_WRITE and vm_flags & VM_SHARED:
+        prot |= PTE_WRITE
+    if vm_flags & VM_EXEC:
+        prot |= PTE_EXEC
+    return prot
+
+
+def vma_wants_writenotify(vm_flags: int, vm_ops: VmOperationsStruct | None) -> bool:
+    """``vma_wants_writenotify`` (mm/mmap.c): a shared writable mapping whose driver wants
+    ``page_mkwrite`` must start write-protected."""
+    shared_write = vm_flags & (VM_WRITE | VM_SHARED) == VM_WRITE | VM_SHARED
+    return bool(shared_write and vm_ops is not None and vm_ops.page_mkwrite is not None)
+
+
+def vma_page_prot(vm_flags: int, vm_ops: VmOperationsStruct | None) -> int:
+    """What ``vma_set_page_prot`` (mm/mmap.c) stores in ``vm_page_prot``."""
+    if vma_wants_writenotify(vm_flags, vm_ops):
+        vm_flags &= ~VM_SHARED
+    return vm_get_page_prot(vm_flags)
+
+
+VmaHook = Callable[["VmAreaStruct"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class VmOperationsStruct:
+    """``struct vm_operations_struct`` (include/linux/mm.h): the hooks a driver installs.
+
+    ``fault`` gets ``(vma, address, flags)`` and returns a ``VM_FAULT_*`` code.
+    """
+
+    name: str
+    open: VmaHook | None = None
+    close: VmaHook | None = None
+    fault: Callable[[VmAreaStruct, int, int], Awaitable[int]] | None = None
+    page_mkwrite: Callable[[VmAreaStruct, int], Awaitable[int]] | None = None
+
+
+@dataclass(frozen=True)
+class FileOperations:
+    """``struct file_operations`` (include/linux/fs.h): only ``mmap`` matters here.
+
+    ``mmap(file, vma)`` is the driver hook ``mmap_region`` calls before the VMA is inserted
+    (e.g. ``binder_mmap``); it returns 0 or ``-errno``.
+    """
+
+    name: str
+    mmap: Callable[[File, VmAreaStruct], Awaitable[int]] | None = None
+
+
+@dataclass(eq=False)
+class File:
+    """``struct file``: its operations and the driver's ``private_data``."""
+
+    f_op: FileOperations
+    private_data: Any = None
+
+
+class Page:
+    """``struct page``: ``_refcount`` and ``private``; freed when the last reference goes."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.alloc = Allocation(f"page{index}")
+        self._refcount = Var(f"page{index}._refcount", 1, alloc=self.alloc)
+        self.private = Var(f"page{index}.private", None, alloc=self.alloc)
+
+    def __repr__(self) -> str:
+        return f"page{self.index}"
+
+
+class VmaSlot:
+    """One object of the ``vm_area_cachep`` slab: the fields that stay readable under RCU
+    after a free (the slab is SLAB_TYPESAFE_BY_RCU), shared by all its generations."""
+
+    def __init__(self, index: int, generations: int) -> None:
+        self.index = index
+        tag = f"vma{index}"
+        self.vm_refcnt = Var(f"{tag}.vm_refcnt", 0)
+        self.vm_lock_seq = Var(f"{tag}.vm_lock_seq", UINT_MAX)
+        self.vm_mm = Var(f"{tag}.vm_mm", None)
+        self.vm_start = Var(f"{tag}.vm_start", 0)
+        self.vm_end = Var(f"{tag}.vm_end", 0)
+        self.model_dup_mmap = Var(f"{tag}.model:dup_mmap copying", False)
+        self.lives = [VmAreaStruct(self, g) for g in range(generations)]
+        self.current: VmAreaStruct | None = None
+        """The life the slot's memory holds now: what any pointer to the slot points to."""
+
+
+class VmAreaStruct:
+    """``struct vm_area_struct``: one generation (life) of a slab slot.
+
+    ``vm_mm`` is the owner this life was allocated for (set by ``vm_area_alloc`` before the VMA
+    is published, constant afterwards); lockless readers must use ``slot.vm_mm`` instead.
+    """
+
+    def __init__(self, slot: VmaSlot, generation: int) -> None:
+        self.slot = slot
+        self.generation = generation
+        tag = f"vma{slot.index}" + (f"'{generation}" if generation else "")
+        self.name = tag
+        self.alloc = Allocation(tag)
+        self.vm_flags = Var(f"{tag}.vm_flags", 0, alloc=self.alloc)
+        self.vm_page_prot = Var(f"{tag}.vm_page_prot", None, alloc=self.alloc)
+        self.vm_pgoff = Var(f"{tag}.vm_pgoff", 0, alloc=self.alloc)
+        self.anon_vma = Var(f"{tag}.anon_vma", None, alloc=self.alloc)
+        self.vm_ops = Var(f"{tag}.vm_ops", None, alloc=self.alloc)
+        self.vm_file = Var(f"{tag}.vm_file", None, alloc=self.alloc)
+        self.vm_private_data = Var(f"{tag}.vm_private_data", None, alloc=self.alloc)
+        self.vm_mm: MmStruct | None = None
+
+    # the RCU-readable fields live in the slot
+    @property
+    def vm_refcnt(self) -> Var:
+        return self.slot.vm_refcnt
+
+    @property
+    def vm_lock_seq(self) -> Var:
+        return self.slot.vm_lock_seq
+
+    @property
+    def vm_start(self) -> Var:
+        return self.slot.vm_start
+
+    @property
+    def vm_end(self) -> Var:
+        return self.slot.vm_end
+
+    def lock_view(self) -> tuple[Var, ...]:
+        """What a VMA lock stabilises: the stamp, bounds and payload (and the model's fork
+        marker).  Read-lock acquisition and release read these in their step so that the
+        explorer orders them against the writers of these fields: the built-in invariants
+        about read locks depend on that order (a state-based invariant over independent steps
+        is not preserved by partial-order reduction)."""
+        s = self.slot
+        return (s.vm_lock_seq, s.vm_start, s.vm_end, s.model_dup_mmap, self.vm_flags,
+                self.vm_pgoff, self.vm_page_prot, self.vm_ops)
+
+    def payload(self) -> tuple[Var, ...]:
+        """The fields ``vm_area_dup`` copies (``vm_area_init_from``)."""
+        return (self.vm_flags, self.vm_page_prot, self.vm_pgoff, self.anon_vma, self.vm_ops,
+                self.vm_file, self.vm_private_data)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+TreeEntry = tuple[int, int, VmAreaStruct]
+"""A maple-tree range: ``(start, end, vma)`` with ``end`` exclusive."""
+
+
+class MmStruct:
+    """``struct mm_struct``: ``mmap_lock`` (a fair rwsem whose ``seq`` is ``mm_lock_seq``),
+    ``mm_users``/``mm_count``, the VMA tree ``mm_mt`` (an immutable tuple of
+    :data:`TreeEntry` sorted by address) and the page tables (``pte[address]``)."""
+
+    def __init__(self, name: str = "mm", task_size: int = 16 * PAGE_SIZE) -> None:
+        self.kernel = kernel_state()
+        self.name = name
+        self.alloc = Allocation(name)
+        self.mm_lock_seq = Var(f"{name}.mm_lock_seq", 0, alloc=self.alloc)
+        self.mmap_lock = RwSem(f"{name}.mmap_lock", seq=self.mm_lock_seq,
+                               lock_class="mmap_lock", alloc=self.alloc)
+        self.mm_users = Var(f"{name}.mm_users", 1, alloc=self.alloc)
+        self.mm_count = Var(f"{name}.mm_count", 1, alloc=self.alloc)
+        self.mm_mt = Var(f"{name}.mm_mt", (), alloc=self.alloc)
+        self.task_size = task_size
+        self.pte = {addr: Var(f"{name}.pte[{addr >> PAGE_SHIFT}]", None)
+                    for addr in range(0, task_size, PAGE_SIZE)}
+        self.kernel.mms.append(self)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class KernelState:
+    """Everything global of one model kernel: the VMA slab, the page pool and the per-thread
+    RCU read-side state.  One per execution, built with the model (:func:`boot`)."""
+
+    def __init__(self, vmas: int, generations: int, pages: int, threads: int) -> None:
+        self.slots = [VmaSlot(i, generations) for i in range(vmas)]
+        self.vm_area_cachep = Var("vm_area_cachep",
+                                  tuple(s.lives[0] for s in reversed(self.slots)))
+        self.pages = [Page(i) for i in range(pages)]
+        self.free_pages = Var("free_pages", tuple(reversed(self.pages)))
+        self.rcu_readers = [Var(f"rcu_read_lock_nesting[{t}]", (0, 0)) for t in range(threads)]
+        self.mms: list[MmStruct] = []
+        self.read_snapshots: dict[tuple[int, int, int], tuple[Any, ...]] = {}
+        self.vma_lock_events: dict[str, int] = {}
+
+
+_STATES: weakref.WeakKeyDictionary[Execution, KernelState] = weakref.WeakKeyDictionary()
+
+
+def boot(vmas: int = 6, generations: int = 2, pages: int = 6, threads: int = 8) -> KernelState:
+    """Model set-up: build the model kernel of the execution being set up (call it from the
+    model function, before creating any :class:`MmStruct`; creating one boots with the
+    defaults)."""
+    ex = current()
+    if ex.current_tid is not None:
+        raise RuntimeError("boot() must run while the model is built, not from a thread")
+    if ex in _STATES:
+        raise RuntimeError("the model kernel is already booted")
+    state = KernelState(vmas, generations, pages, threads)
+    _STATES[ex] = state
+    from vmacheck.kernel.checks import register_builtin_checks
+
+    register_builtin_checks(state)
+    return state
+
+
+def kernel_state() -> KernelState:
+    """Model helper: the model kernel of the running execution (booted with defaults if needed)."""
+    ex = current()
+    state = _STATES.get(ex)
+    if state is None:
+        if ex.current_tid is not None:
+            raise RuntimeError("the model kernel was not booted: call boot() or create an "
+                               "MmStruct while the model is built")
+        return boot()
+    return state
