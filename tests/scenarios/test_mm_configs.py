@@ -17,25 +17,25 @@ from mm_helpers import AFTER_SERIES, BEFORE_OFF, BEFORE_ON, run_mm
 
 # scenario, variants, verdict with per-VMA locks, verdict without
 MATRIX: list[tuple[str, dict[str, str], str, str]] = [
-    ("mm_recursive_read_fault", {}, "deadlock", "deadlock"),
-    ("mm_vma_reader_takes_mmap_lock", {}, "deadlock,lock-order", "clean"),  # no VMA lock
-    ("mm_lock_vma_under_rcu_write_locked", {}, "clean", "clean"),
-    ("mm_fault_vs_munmap_other_vma", {}, "clean", "clean"),
-    ("mm_fault_vs_munmap_same_vma", {}, "clean", "clean"),
-    ("mm_munmap_waits_for_vma_reader", {}, "clean", "clean"),
-    ("mm_mprotect_split_vs_fault", {}, "clean", "clean"),
-    ("mm_remote_user_vs_exit", {}, "clean", "clean"),
-    ("mm_fork_vs_fault", {}, "clean", "clean"),
-    ("mm_fork_vs_fault", {"dup_mmap": "pre-fb49c455323f"}, "invariant", "clean"),
-    ("mm_mmap_vs_fault", {}, "clean", "clean"),
-    ("mm_mmap_vs_fault", {"mmap_region": "pre-33313a747e81"}, "invariant", "clean"),
-    ("mm_stack_expand_vs_fault", {}, "clean", "clean"),
-    ("mm_stack_expand_vs_fault", {"expand_downwards": "pre-c137381f71ae"}, "invariant",
+    ("mm-recursive-read-fault", {}, "deadlock", "deadlock"),
+    ("mm-vma-reader-takes-mmap-lock", {}, "deadlock,lock-order", "clean"),  # no VMA lock
+    ("mm-lock-vma-under-rcu-write-locked", {}, "clean", "clean"),
+    ("mm-fault-vs-munmap-other-vma", {}, "clean", "clean"),
+    ("mm-fault-vs-munmap-same-vma", {}, "clean", "clean"),
+    ("mm-munmap-waits-for-vma-reader", {}, "clean", "clean"),
+    ("mm-mprotect-split-vs-fault", {}, "clean", "clean"),
+    ("mm-remote-user-vs-exit", {}, "clean", "clean"),
+    ("mm-fork-vs-fault", {}, "clean", "clean"),
+    ("mm-fork-vs-fault", {"dup_mmap": "pre-fb49c455323f"}, "invariant", "clean"),
+    ("mm-mmap-vs-fault", {}, "clean", "clean"),
+    ("mm-mmap-vs-fault", {"mmap_region": "pre-33313a747e81"}, "invariant", "clean"),
+    ("mm-stack-expand-vs-fault", {}, "clean", "clean"),
+    ("mm-stack-expand-vs-fault", {"expand_downwards": "pre-c137381f71ae"}, "invariant",
      "clean"),
-    ("mm_rcu_stale_vma_pointer", {}, "use-after-free", "use-after-free"),
-    ("mm_rcu_locked_vma_pointer", {}, "clean", "clean"),
-    ("mm_rcu_sync_read", {}, "clean", "clean"),
-    ("mm_rcu_sync_free", {}, "clean", "clean"),
+    ("mm-rcu-stale-vma-pointer", {}, "use-after-free", "use-after-free"),
+    ("mm-rcu-locked-vma-pointer", {}, "clean", "clean"),
+    ("mm-rcu-sync-read", {}, "clean", "clean"),
+    ("mm-rcu-sync-free", {}, "clean", "clean"),
 ]
 
 

@@ -13,7 +13,7 @@ from mm_helpers import ALL_CONFIGS, BEFORE_OFF, PER_VMA_CONFIGS, run_mm
 
 @pytest.mark.parametrize("config", ALL_CONFIGS)
 def test_recursive_read_fault_deadlocks_in_every_configuration(config: dict[str, bool]) -> None:
-    r = run_mm("mm_recursive_read_fault", config)
+    r = run_mm("mm-recursive-read-fault", config)
     assert r.kinds() == {"deadlock"}
     (dl,) = r.by_kind("deadlock")
     assert sorted(dl.extra["cycle"]) == ["copy_to_user under mmap_read_lock", "mmap_write_lock"]
@@ -24,7 +24,7 @@ def test_recursive_read_fault_deadlocks_in_every_configuration(config: dict[str,
 @pytest.mark.parametrize("config", PER_VMA_CONFIGS)
 def test_vma_reader_taking_mmap_lock_deadlocks_through_vma_writer_wait(
         config: dict[str, bool]) -> None:
-    r = run_mm("mm_vma_reader_takes_mmap_lock", config)
+    r = run_mm("mm-vma-reader-takes-mmap-lock", config)
     assert r.kinds() == {"deadlock", "lock-order"}
     (dl,) = r.by_kind("deadlock")
     assert sorted(dl.extra["cycle"]) == ["vma reader", "vma writer"]
@@ -36,4 +36,4 @@ def test_vma_reader_taking_mmap_lock_deadlocks_through_vma_writer_wait(
 
 def test_vma_reader_taking_mmap_lock_is_clean_without_per_vma_locks() -> None:
     # with CONFIG_PER_VMA_LOCK=n lock_vma_under_rcu is the NULL stub: no VMA lock is held
-    assert run_mm("mm_vma_reader_takes_mmap_lock", BEFORE_OFF).ok
+    assert run_mm("mm-vma-reader-takes-mmap-lock", BEFORE_OFF).ok

@@ -12,11 +12,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mm_helpers import BEFORE_OFF, PER_VMA_CONFIGS, invariant_names, run_mm
 
 CASES = [
-    ("mm_fork_vs_fault", "dup_mmap", "pre-fb49c455323f",
+    ("mm-fork-vs-fault", "dup_mmap", "pre-fb49c455323f",
      "dup_mmap copies no read-locked vma (fb49c455323f)"),
-    ("mm_mmap_vs_fault", "mmap_region", "pre-33313a747e81",
+    ("mm-mmap-vs-fault", "mmap_region", "pre-33313a747e81",
      "read-locked vma is fully set up (33313a747e81)"),
-    ("mm_stack_expand_vs_fault", "expand_downwards", "pre-c137381f71ae",
+    ("mm-stack-expand-vs-fault", "expand_downwards", "pre-c137381f71ae",
      "vma fields stable under a read lock (spec 9.1 #4)"),
 ]
 

@@ -23,14 +23,14 @@ VARIANTS = Path(__file__).resolve().parents[1] / "variants"
 
 @pytest.mark.parametrize("config", ALL_CONFIGS)
 def test_lock_vma_under_rcu_returns_null_on_write_locked_vma(config: dict[str, bool]) -> None:
-    r = run_mm("mm_lock_vma_under_rcu_write_locked", config)
+    r = run_mm("mm-lock-vma-under-rcu-write-locked", config)
     assert r.ok  # no deadlock: the reader never blocked while the writer waited for it
     assert set(r.outcome_labels()) == {"lock_vma_under_rcu=NULL"}
 
 
 @pytest.mark.parametrize("config", PER_VMA_CONFIGS)
 def test_fault_on_a_completes_inside_munmap_of_b(config: dict[str, bool]) -> None:
-    r = run_mm("mm_fault_vs_munmap_other_vma", config)
+    r = run_mm("mm-fault-vs-munmap-other-vma", config)
     assert r.ok
     labels = r.outcome_labels()
     assert all(x.startswith("fault=0") for x in labels)
@@ -39,14 +39,14 @@ def test_fault_on_a_completes_inside_munmap_of_b(config: dict[str, bool]) -> Non
 
 
 def test_fault_on_a_waits_for_munmap_of_b_without_per_vma_locks() -> None:
-    r = run_mm("mm_fault_vs_munmap_other_vma", BEFORE_OFF)
+    r = run_mm("mm-fault-vs-munmap-other-vma", BEFORE_OFF)
     assert r.ok
     assert not any("inside munmap" in x for x in r.outcome_labels())
 
 
 @pytest.mark.parametrize("config", ALL_CONFIGS)
 def test_munmap_completes_only_after_vma_end_read(config: dict[str, bool]) -> None:
-    r = run_mm("mm_munmap_waits_for_vma_reader", config)
+    r = run_mm("mm-munmap-waits-for-vma-reader", config)
     assert r.ok
     if config in PER_VMA_CONFIGS:
         assert {"reader: locked A", "reader: NULL"} <= set(r.outcome_labels())
@@ -55,6 +55,6 @@ def test_munmap_completes_only_after_vma_end_read(config: dict[str, bool]) -> No
 def test_user_variant_vma_start_write_no_wait_breaks_reader_writer_exclusion() -> None:
     ids = load_variant_file(VARIANTS / "vma_start_write_no_wait.py")
     assert "vma_start_write@no-wait" in ids or ids == []
-    r = run_mm("mm_munmap_waits_for_vma_reader", variants={"vma_start_write": "no-wait"})
+    r = run_mm("mm-munmap-waits-for-vma-reader", variants={"vma_start_write": "no-wait"})
     assert r.kinds() == {"invariant"}
     assert "vma reader/writer exclusion (spec 9.1 #5)" in invariant_names(r)

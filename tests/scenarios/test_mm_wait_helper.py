@@ -10,7 +10,7 @@ from mm_helpers import run_mm
 
 
 def test_posted_version_dereferences_null_on_the_slow_path() -> None:
-    r = run_mm("mm_start_read_unlocked_vs_mprotect",
+    r = run_mm("mm-start-read-unlocked-vs-mprotect",
                variants={"vma_start_read_unlocked": "posted"})
     assert r.kinds() == {"null-deref"}
     (f,) = r.by_kind("null-deref")
@@ -19,13 +19,13 @@ def test_posted_version_dereferences_null_on_the_slow_path() -> None:
 
 
 def test_fixed_version_returns_the_vma_in_every_interleaving() -> None:
-    r = run_mm("mm_start_read_unlocked_vs_mprotect",
+    r = run_mm("mm-start-read-unlocked-vs-mprotect",
                variants={"vma_start_read_unlocked": "fixed"})
     assert r.ok
     assert set(r.outcome_labels()) == {"vma"}
 
 
 def test_lock_vma_under_rcu_wait_waits_out_mprotect() -> None:
-    r = run_mm("mm_lock_vma_under_rcu_wait_vs_mprotect")
+    r = run_mm("mm-lock-vma-under-rcu-wait-vs-mprotect")
     assert r.ok
     assert set(r.outcome_labels()) == {"vma"}

@@ -59,7 +59,7 @@ def fork_vs_fault() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_fork_vs_fault", summary="fault on a parent VMA during dup_mmap (fb49c455323f)",
+    name="mm-fork-vs-fault", summary="fault on a parent VMA during dup_mmap (fb49c455323f)",
     build=fork_vs_fault, doc=fork_vs_fault.__doc__ or "", functions=("dup_mmap",),
     max_steps=800))
 
@@ -115,7 +115,7 @@ def mmap_vs_fault() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_mmap_vs_fault", summary="fault on a VMA mmap_region is still setting up "
+    name="mm-mmap-vs-fault", summary="fault on a VMA mmap_region is still setting up "
     "(33313a747e81)", build=mmap_vs_fault, doc=mmap_vs_fault.__doc__ or "",
     functions=("mmap_region",), max_steps=800))
 
@@ -140,6 +140,6 @@ def stack_expand_vs_fault() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_stack_expand_vs_fault", summary="stack growth under a VMA reader "
+    name="mm-stack-expand-vs-fault", summary="stack growth under a VMA reader "
     "(c137381f71ae)", build=stack_expand_vs_fault, doc=stack_expand_vs_fault.__doc__ or "",
     functions=("expand_downwards",), max_steps=800))

@@ -53,7 +53,7 @@ def fault_vs_munmap_same_vma() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_fault_vs_munmap_same_vma",
+    name="mm-fault-vs-munmap-same-vma",
     summary="a fault racing the munmap of its own VMA (including the -EAGAIN re-walk)",
     build=fault_vs_munmap_same_vma, doc=fault_vs_munmap_same_vma.__doc__ or "",
     functions=("lock_vma_under_rcu", "vma_start_write"), max_steps=800))
@@ -76,7 +76,7 @@ def mprotect_split_vs_fault() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_mprotect_split_vs_fault",
+    name="mm-mprotect-split-vs-fault",
     summary="mprotect splitting a VMA while a fault runs in the other half",
     build=mprotect_split_vs_fault, doc=mprotect_split_vs_fault.__doc__ or "",
     functions=("vma_start_write", "lock_vma_under_rcu"), max_steps=1000))
@@ -112,7 +112,7 @@ def remote_user_vs_exit() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_remote_user_vs_exit",
+    name="mm-remote-user-vs-exit",
     summary="mmget_not_zero/mmput_async user against the owner's exit_mmap",
     build=remote_user_vs_exit, doc=remote_user_vs_exit.__doc__ or "",
     functions=("lock_vma_under_rcu",), max_steps=800))

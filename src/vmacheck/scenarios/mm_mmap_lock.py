@@ -47,7 +47,7 @@ def recursive_read_fault() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_recursive_read_fault",
+    name="mm-recursive-read-fault",
     summary="fault under mmap_read_lock with a queued writer deadlocks (spec 1.4 #1)",
     build=recursive_read_fault, doc=recursive_read_fault.__doc__ or "",
     functions=("lock_vma_under_rcu",), max_steps=400))
@@ -79,7 +79,7 @@ def vma_reader_takes_mmap_lock() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_vma_reader_takes_mmap_lock",
+    name="mm-vma-reader-takes-mmap-lock",
     summary="VMA read lock held across mmap_read_lock deadlocks with vma_start_write",
     build=vma_reader_takes_mmap_lock, doc=vma_reader_takes_mmap_lock.__doc__ or "",
     functions=("vma_start_write", "lock_vma_under_rcu"), max_steps=400))

@@ -57,7 +57,7 @@ def rcu_sync_read() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_rcu_sync_read", summary="LKMM RCU+sync+read never reaches its forbidden outcome",
+    name="mm-rcu-sync-read", summary="LKMM RCU+sync+read never reaches its forbidden outcome",
     build=rcu_sync_read, doc=rcu_sync_read.__doc__ or "", max_steps=200))
 
 
@@ -93,7 +93,7 @@ def rcu_sync_free() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_rcu_sync_free", summary="LKMM RCU+sync+free never reaches its forbidden outcome",
+    name="mm-rcu-sync-free", summary="LKMM RCU+sync+free never reaches its forbidden outcome",
     build=rcu_sync_free, doc=rcu_sync_free.__doc__ or "", max_steps=200))
 
 
@@ -119,7 +119,7 @@ def stale_vma_pointer() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_rcu_stale_vma_pointer",
+    name="mm-rcu-stale-vma-pointer",
     summary="a VMA pointer used after rcu_read_unlock and munmap is a use-after-free",
     build=stale_vma_pointer, doc=stale_vma_pointer.__doc__ or "", max_steps=400))
 
@@ -143,6 +143,6 @@ def locked_vma_pointer() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_rcu_locked_vma_pointer",
+    name="mm-rcu-locked-vma-pointer",
     summary="a VMA used under its read lock survives a concurrent munmap",
     build=locked_vma_pointer, doc=locked_vma_pointer.__doc__ or "", max_steps=400))

@@ -63,7 +63,7 @@ def write_locked_vma_reader() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_lock_vma_under_rcu_write_locked",
+    name="mm-lock-vma-under-rcu-write-locked",
     summary="lock_vma_under_rcu returns NULL without blocking on a write-locked VMA",
     build=write_locked_vma_reader, doc=write_locked_vma_reader.__doc__ or "",
     functions=("lock_vma_under_rcu", "vma_start_write"), max_steps=400))
@@ -95,7 +95,7 @@ and unchanged from before the fault to after it)."""
 
 
 register(Scenario(
-    name="mm_fault_vs_munmap_other_vma",
+    name="mm-fault-vs-munmap-other-vma",
     summary="a fault on VMA A completes under the VMA lock while VMA B is munmapped",
     build=fault_vs_munmap_other, doc=fault_vs_munmap_other.__doc__ or "",
     functions=("lock_vma_under_rcu",), max_steps=600))
@@ -132,7 +132,7 @@ def munmap_waits_for_reader() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_munmap_waits_for_vma_reader",
+    name="mm-munmap-waits-for-vma-reader",
     summary="munmap of a read-locked VMA waits in vma_start_write until vma_end_read",
     build=munmap_waits_for_reader, doc=munmap_waits_for_reader.__doc__ or "",
     functions=("vma_start_write", "lock_vma_under_rcu"), max_steps=600))

@@ -51,7 +51,7 @@ def start_read_unlocked_vs_mprotect() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_start_read_unlocked_vs_mprotect",
+    name="mm-start-read-unlocked-vs-mprotect",
     summary="vma_start_read_unlocked slow path under a concurrent mprotect (S15)",
     build=start_read_unlocked_vs_mprotect, doc=start_read_unlocked_vs_mprotect.__doc__ or "",
     functions=("vma_start_read_unlocked",), config={"SERIES_APPLIED": True}, max_steps=600))
@@ -77,7 +77,7 @@ def wait_helper_vs_mprotect() -> Iterable[Any]:
 
 
 register(Scenario(
-    name="mm_lock_vma_under_rcu_wait_vs_mprotect",
+    name="mm-lock-vma-under-rcu-wait-vs-mprotect",
     summary="lock_vma_under_rcu_wait waits out an mprotect and returns the VMA",
     build=wait_helper_vs_mprotect, doc=wait_helper_vs_mprotect.__doc__ or "",
     config={"SERIES_APPLIED": True}, max_steps=600))
