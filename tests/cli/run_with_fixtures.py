@@ -7,10 +7,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import lost_update, spin_forever  # noqa: E402
+from conftest import lost_update, spin_forever
 
-from vmacheck.cli import main  # noqa: E402
-from vmacheck.scenarios import catalogue  # noqa: E402
+from vmacheck.cli import main
+from vmacheck.scenarios import catalogue
 
 catalogue.load_all()
 catalogue.register(catalogue.Scenario("test-lost-update", "fixture", lost_update, group="test"))
