@@ -112,7 +112,7 @@ def do_check(args: argparse.Namespace, selection: Selection, options: dict[str, 
 def do_outcomes(args: argparse.Namespace, selection: Selection, options: dict[str, Any],
                 progress: Progress, color: bool) -> int:
     s = scenario(args.scenario)
-    plans = seed_matrix([s], selection.variants, selection.config)
+    plans = seed_matrix([s], selection.variants, selection.config, historic=False)
     runs, interrupted = _run_plans(plans, options, progress)
     from vmacheck.report.jsonout import to_json
     from vmacheck.report.text import render_outcomes

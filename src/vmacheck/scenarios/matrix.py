@@ -29,12 +29,13 @@ class Plan:
 
 
 def seed_matrix(scenarios: list[Scenario], fixed: dict[str, str],
-                config: dict[str, bool]) -> list[Plan]:
+                config: dict[str, bool], *, historic: bool = True) -> list[Plan]:
     """The runs of a check.
 
     Each scenario runs under every combination of the seed versions of the functions it
     exercises (versions interact: a caller's patch version and the helper's version), and
-    once more for each historic-bug version of a function it exercises.  Versions the user
+    once more for each historic-bug version of a function it exercises (unless
+    ``historic`` is False).  Versions the user
     fixed with ``--variant`` are kept in every run and not varied.
     """
     plans: list[Plan] = []
@@ -43,7 +44,7 @@ def seed_matrix(scenarios: list[Scenario], fixed: dict[str, str],
         varied = [f for f in s.functions if f not in fixed and SEED_VARIANTS.get(f)]
         for combo in itertools.product(*(SEED_VARIANTS[f] for f in varied)):
             plans.append(Plan(s, {**fixed, **dict(zip(varied, combo, strict=True))}, cfg))
-        for fn in s.functions:
+        for fn in s.functions if historic else ():
             if fn in fixed:
                 continue
             for version in HISTORIC_VARIANTS.get(fn, ()):
