@@ -41,8 +41,8 @@ def do_list(args: argparse.Namespace) -> int:
     width = max((len(s.name) for s in scenarios), default=10)
     for s in scenarios:
         out.write(f"  {s.name.ljust(width)}  {s.summary}\n")
-    out.write("\nVersioned functions (function@version; * = seed version, checked by "
-              "default):\n")
+    out.write("\nVersioned functions (function@version; * = seed version, all combinations "
+              "checked;\nunstarred: historic versions, run once each):\n")
     for name, info in functions.items():
         for v, doc in info["versions"].items():
             star = "*" if v in info["seed"] else " "

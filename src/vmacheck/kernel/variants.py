@@ -52,8 +52,7 @@ class KFunc:
 
         def register(fn: F) -> F:
             self.versions[version] = fn
-            self.docs[version] = (doc or fn.__doc__ or "").strip().splitlines()[0] \
-                if (doc or fn.__doc__) else ""
+            self.docs[version] = summary(doc or fn.__doc__)
             return fn
 
         return register
@@ -63,6 +62,16 @@ class KFunc:
 
 
 REGISTRY: dict[str, KFunc] = {}
+
+
+def summary(doc: str | None, limit: int = 110) -> str:
+    """The first sentence of a docstring's first paragraph, on one line."""
+    if not doc:
+        return ""
+    para = " ".join(doc.strip().split("\n\n")[0].split())
+    end = para.find(". ")
+    text = para if end < 0 else para[: end + 1]
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def kfunc(default: str = "mainline") -> Callable[[Callable[..., Any]], KFunc]:
@@ -75,7 +84,7 @@ def kfunc(default: str = "mainline") -> Callable[[Callable[..., Any]], KFunc]:
             REGISTRY[fn.__name__] = k
         k.default = default
         k.versions[default] = fn
-        k.docs[default] = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        k.docs[default] = summary(fn.__doc__)
         functools.update_wrapper(k, fn)
         return k
 
