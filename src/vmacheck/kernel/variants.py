@@ -94,6 +94,11 @@ def kfunc(default: str = "mainline") -> Callable[[Callable[..., Any]], KFunc]:
 def variant(function: str, version: str, doc: str | None = None) -> Callable[[F], F]:
     """Register a version of the model function named ``function`` (for user variant files)."""
     k = REGISTRY.get(function)
+    if k is None:  # the models register their functions when imported
+        from vmacheck.scenarios.catalogue import load_all
+
+        load_all()
+        k = REGISTRY.get(function)
     if k is None:
         raise VariantError(_unknown("function", function, REGISTRY))
     return k.variant(version, doc)
@@ -158,6 +163,9 @@ def load_variant_file(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise VariantError(f"variant file {str(p)!r} does not exist")
+    from vmacheck.scenarios.catalogue import load_all
+
+    load_all()
     before = {(n, v) for n, k in REGISTRY.items() for v in k.versions}
     name = f"vmacheck_user_variants_{abs(hash(str(p.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, p)
