@@ -52,74 +52,118 @@ class PrefixNode:
 class HappensBefore:
     """Vector clocks and race detection for one execution, fed step by step."""
 
-    __slots__ = ("clocks", "hist", "races", "seq", "thread_clock", "thread_seq")
+    __slots__ = ("blocked_races", "clocks", "hist", "lastw", "races", "seq", "thread_clock",
+                 "thread_seq")
 
     def __init__(self) -> None:
         self.clocks: list[list[int]] = []
         self.seq: list[int] = []
         self.thread_clock: dict[int, list[int]] = {}
         self.thread_seq: dict[int, int] = {}
-        self.hist: dict[int, list[tuple[int, bool, object]]] = {}
+        # per object, its accesses in order: (event index, writes?, snapshot before, thread)
+        self.hist: dict[int, list[tuple[int, bool, object, int]]] = {}
+        self.lastw: dict[int, int] = {}  # per object, position in hist of its last write
         self.races: list[tuple[int, int]] = []
+        self.blocked_races: list[tuple[int, int, Footprint]] = []
 
     def on_step(self, ex: Execution, ev: Event) -> None:
         p = ev.tid
         n = len(ex.threads)
-        base = list(self.thread_clock.get(p, ()))
+        tc = self.thread_clock.get(p)
+        base = [0] * n if tc is None else tc.copy()
         if len(base) < n:
             base.extend([0] * (n - len(base)))
         k = self.thread_seq.get(p, 0) + 1
         base[p] = k
-        acc = base
-        full = list(base)
+        acc = base  # happens-before through program order, joins and races
+        full: list[int] | None = None  # acc plus enabling (sync) edges; None while equal
         if ev.joined >= 0:
-            _join(full, self.thread_clock.get(ev.joined, []))
-            acc = list(full)
-        candidates: list[tuple[int, bool]] = []
+            _join(acc, self.thread_clock.get(ev.joined, []))
+        candidates: list[tuple[int, bool, int]] = []
         op = ev.op
+        blocking = op.blocking
         index = ev.index
+        snaps = ev.snaps
+        hist = self.hist
+        lastw = self.lastw
         for pos, (oid, w) in enumerate(ev.fp):
-            h = self.hist.get(oid)
+            h = hist.get(oid)
             if h is None:
-                h = self.hist[oid] = []
-            for j in range(len(h) - 1, -1, -1):
-                idx, ew, snap = h[j]
-                other = ex.events[idx]
-                if not (w or ew):
-                    continue
-                if other.tid == p:
-                    if ew:
+                h = hist[oid] = []
+            if not (w or blocking):
+                # a plain read races only with the last write
+                j = lastw.get(oid, -1)
+                if j >= 0:
+                    idx, _, _, et = h[j]
+                    if et != p:
+                        candidates.append((idx, False, et))
+            else:
+                for j in range(len(h) - 1, -1, -1):
+                    idx, ew, snap, et = h[j]
+                    if not (w or ew):
+                        continue
+                    if et == p:
+                        if ew:
+                            break
+                        continue
+                    sync = blocking and not op.enabled_on(oid, snap, ex, p)
+                    candidates.append((idx, sync, et))
+                    if ew and not sync:
                         break
-                    continue
-                sync = op.blocking and not op.enabled_on(oid, snap, ex, p)
-                candidates.append((idx, sync))
-                if ew and not sync:
-                    break
-            h.append((index, w, ev.snaps[pos] if pos < len(ev.snaps) else None))
+            if w:
+                lastw[oid] = len(h)
+            h.append((index, w, snaps[pos] if pos < len(snaps) else None, p))
         if len(candidates) > 1:
             candidates.sort(reverse=True)
         clocks = self.clocks
         seqs = self.seq
-        events = ex.events
-        for idx, sync in candidates:
+        for idx, sync, et in candidates:
             c = clocks[idx]
             if sync:
+                if full is None:
+                    full = acc.copy()
                 _join(full, c)
                 continue
-            if acc[events[idx].tid] >= seqs[idx]:
+            if acc[et] >= seqs[idx]:
                 continue
             self.races.append((idx, index))
-            if acc is base:
-                acc = list(base)
             _join(acc, c)
-        _join(full, acc)
+        if full is None:
+            full = acc
+        else:
+            _join(full, acc)
         clocks.append(full)
         seqs.append(k)
         self.thread_clock[p] = full
         self.thread_seq[p] = k
         if ev.spawned >= 0:
-            self.thread_clock[ev.spawned] = list(full)
+            self.thread_clock[ev.spawned] = full.copy()
             self.thread_seq[ev.spawned] = 0
+
+    def on_pending(self, ex: Execution, p: int) -> None:
+        """At the end of an execution, race thread ``p``'s pending, disabled op (a lock that
+        never got its grant, e.g. in a deadlock) against the earlier steps it conflicts with,
+        as if it ran next: a reversed race lets it run before the step that disabled it."""
+        op = ex.threads[p].pending
+        assert op is not None
+        fp = op.footprint(ex, p)
+        acc = self.thread_clock.get(p, [])
+        for oid, w in fp:
+            h = self.hist.get(oid, [])
+            for j in range(len(h) - 1, -1, -1):
+                idx, ew, snap, t = h[j]
+                if not (w or ew):
+                    continue
+                if t == p:
+                    if ew:
+                        break
+                    continue
+                if not op.enabled_on(oid, snap, ex, p):
+                    continue
+                if not (t < len(acc) and acc[t] >= self.seq[idx]):
+                    self.blocked_races.append((idx, p, fp))
+                if ew:
+                    break
 
     def happens_after(self, later: int, earlier: int, ex: Execution) -> bool:
         c = self.clocks[later]
@@ -128,11 +172,10 @@ class HappensBefore:
 
 
 def _join(into: list[int], other: list[int]) -> None:
-    if len(other) > len(into):
-        into.extend([0] * (len(other) - len(into)))
-    for i, v in enumerate(other):
-        if v > into[i]:
-            into[i] = v
+    m = len(other)
+    if m > len(into):
+        into.extend([0] * (m - len(into)))
+    into[:m] = map(max, into, other)
 
 
 def weak_initial(p: int, p_fp: Footprint, w: Seq) -> bool:
@@ -175,21 +218,47 @@ def insert(node: PrefixNode, v: Seq) -> bool:
             return True
 
 
+def _states_before(hb: HappensBefore, ex: Execution, fp: Footprint, e: int, e2: int,
+                   notdep: set[int]) -> dict[int, object]:
+    """The states of the objects in ``fp`` when step ``e2`` runs in the reversed execution
+    (the steps before ``e``, then those after ``e`` that do not happen after it, then ``e2``):
+    each object is as its last writer among those steps left it."""
+    out: dict[int, object] = {}
+    for oid, _ in fp:
+        h = hb.hist.get(oid, [])
+        last = -1
+        for j, (idx, w, _, _) in enumerate(h):
+            if idx >= e2:
+                break
+            if w and (idx < e or idx in notdep):
+                last = j
+        out[oid] = next((snap for _, w, snap, _ in h[last + 1:] if w),
+                        ex.objects[oid].snapshot())
+    return out
+
+
 def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> int:
     """At the end of an execution, turn each reversible race into a wakeup sequence."""
     inserted = 0
     events = ex.events
     n = len(events)
-    for e, e2 in hb.races:
+    races = [(e, e2, events[e2].tid, events[e2].fp) for e, e2 in hb.races]
+    races.extend((e, n, p, fp) for e, p, fp in hb.blocked_races)
+    for e, e2, p, fp in races:
         if e >= len(stack):
             continue
         node = stack[e]
         v: Seq = []
+        notdep: set[int] = set()
         for x in range(e + 1, n):
             if x == e2 or hb.happens_after(x, e, ex):
                 continue
+            notdep.add(x)
             v.append((events[x].tid, events[x].fp))
-        v.append((events[e2].tid, events[e2].fp))
+        op = events[e2].op if e2 < n else ex.threads[p].pending
+        if op is not None and op.footprint_varies:
+            fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)
+        v.append((p, fp))
         if any(weak_initial(q, fq, v) for q, fq in node.sleep.items()):
             continue
         if insert(node, v):

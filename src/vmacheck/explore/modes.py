@@ -27,12 +27,23 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
     """Optimal DPOR (source sets + wakeup trees); one execution per Mazurkiewicz trace."""
     stack: list[PrefixNode] = [PrefixNode({}, [])]
     replay_len = 0
+    shape: tuple[tuple[str, ...], int] | None = None
     while True:
         hb = HappensBefore()
         blocked = False
 
         def choose(ex: Execution, en: list[int], depth: int) -> int | None:
-            nonlocal blocked
+            nonlocal blocked, shape
+            if depth == 0:
+                now = (tuple(t.name for t in ex.threads), len(ex.objects))
+                if shape is None:
+                    shape = now
+                elif now != shape:
+                    raise NondeterministicModel(
+                        f"the model built {len(now[0])} threads {list(now[0])} and "
+                        f"{now[1]} shared objects, but {len(shape[0])} threads "
+                        f"{list(shape[0])} and {shape[1]} objects on its first run; "
+                        "the model must build the same state on every run")
             node = stack[depth]
             if depth < replay_len:
                 assert node.chosen is not None
@@ -74,6 +85,13 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
 
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
                                lockdep=lockdep)
+        if not blocked:
+            # a thread left waiting at the end races with the step that disabled it (an
+            # execution cut by the step limit is taken as it is: its runnable threads' next
+            # ops are not raced, else every livelock would explode into all its prefixes)
+            for t in ex.threads:
+                if t.live and t.pending is not None and not ex.is_enabled(t.tid):
+                    hb.on_pending(ex, t.tid)
         analyse_races(stack, hb, ex)
         yield ex, sched, blocked
         while stack and stack[-1].chosen is None:

@@ -33,11 +33,20 @@ def run_one(
                    lockdep=lockdep)
     sched: list[int] = []
     gave_up = False
+    threads = ex.threads
     while True:
-        en = ex.enabled()
+        en: list[int] = []
+        live = 0
+        for t in threads:  # ex.enabled() and ex.live() in one pass
+            if t.done or t.dead:
+                continue
+            live += 1
+            op = t.pending
+            if op is not None and (not op.blocking or op.enabled(ex, t.tid)):
+                en.append(t.tid)
         if not en:
             break
-        if len(en) < len(ex.live()):
+        if len(en) < live:
             ex.check_deadlock()
         if len(sched) >= max_steps:
             ex.report("step-limit",
