@@ -9,211 +9,42 @@ that thread's local code up to its next op.  The executor knows nothing of the k
 from __future__ import annotations
 
 import sys
-import traceback
-from collections.abc import Callable, Coroutine, Generator, Iterable
-from dataclasses import dataclass, field
-from types import FrameType
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from vmacheck.explore import ops as _ops
 from vmacheck.explore.findings import Location, RawFinding
+from vmacheck.explore.ops import (
+    Allocation,
+    BugOn,
+    Footprint,
+    JoinOp,
+    ModelError,
+    Op,
+    Shared,
+    SpawnOp,
+    UseAfterFree,
+    current,
+)
+from vmacheck.explore.state import (
+    ENGINE_DIR,
+    Event,
+    Held,
+    StepListener,
+    ThreadState,
+    TraceStep,
+    _exc_location,
+    _find_cycle,
+    _is_null_deref,
+    _live_stack,
+    _thread_spec,
+)
 
-Footprint = tuple[tuple[int, bool], ...]
-"""The shared objects an op touches: ``(object id, writes?)`` pairs."""
-
-_ENGINE_DIR = __file__.rsplit("/", 1)[0]
-
-_CURRENT: Execution | None = None
-
-
-def current() -> Execution:
-    """The execution being run; primitives use it to register themselves and report."""
-    if _CURRENT is None:
-        raise RuntimeError("vmacheck primitives can only be used inside a model run by the engine")
-    return _CURRENT
-
-
-class ModelError(Exception):
-    """Base of exceptions the engine throws into model threads."""
-
-
-class BugOn(ModelError):
-    """Raised by ``BUG_ON``: the thread dies like a task that oopsed."""
-
-
-class UseAfterFree(ModelError):
-    """Raised when a thread touches an object whose allocation was freed."""
-
-
-class Shared:
-    """Base of every shared object.  Registers with the running execution for an id."""
-
-    __slots__ = ("alloc", "name", "oid", "version")
-
-    def __init__(self, name: str, alloc: Allocation | None = None) -> None:
-        self.name = name
-        self.alloc = alloc
-        self.version = 0
-        self.oid = current().register(self)
-
-    def fp(self, write: bool) -> Footprint:
-        """Footprint of one access to this object (plus a read of its allocation)."""
-        if self.alloc is None:
-            return ((self.oid, write),)
-        return ((self.oid, write), (self.alloc.oid, False))
-
-    def snapshot(self) -> object:
-        """An immutable picture of the state, used to decide whether a race is reversible."""
-        return self.version
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}>"
-
-
-class Allocation(Shared):
-    """A heap allocation: objects created with ``alloc=`` die with it (use-after-free checks)."""
-
-    __slots__ = ("freed",)
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.freed = False
-
-    def snapshot(self) -> object:
-        return self.freed
-
-    def free(self) -> Op:
-        """Free the allocation (``kfree``); later touches of its objects are use-after-free."""
-        return _Free(self)
-
-
-class Op:
-    """An awaited operation on shared state.  Subclass it to define a new primitive.
-
-    Contract: ``footprint`` says which objects the op touches if run now (exact for the current
-    state); ``enabled`` says whether it may run now (only ops with ``blocking = True`` may be
-    disabled, and their enabledness must depend only on the objects in their footprint);
-    ``enabled_on`` answers the same question for one object in an earlier state (its
-    ``snapshot()``), which lets the explorer tell reversible races from enabling ones;
-    ``execute`` applies the effect and returns the value the awaiting thread receives.
-    """
-
-    __slots__ = ()
-    blocking = False
-    sleeps = False
-
-    def footprint(self, ex: Execution, tid: int) -> Footprint:
-        raise NotImplementedError
-
-    def enabled(self, ex: Execution, tid: int) -> bool:
-        return True
-
-    def enabled_on(self, oid: int, snap: object, ex: Execution, tid: int) -> bool:
-        return self.enabled(ex, tid)
-
-    def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
-        """The footprint this op would have with its objects in the states ``snaps`` (their
-        ``snapshot()``s); ``fp`` is the footprint it had when it ran.  Ops whose footprint
-        depends on state (a CAS writes only when it succeeds) override this, and set
-        ``footprint_varies``: the explorer asks when it moves the op before a racing step."""
-        return fp
-
-    footprint_varies = False
-
-    def execute(self, ex: Execution, tid: int) -> Any:
-        raise NotImplementedError
-
-    def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
-        """Threads this (disabled) op waits for, for the wait-for graph of deadlocks."""
-        return frozenset()
-
-    def describe(self) -> str:
-        return type(self).__name__
-
-    def target(self) -> Shared | None:
-        return None
-
-    def __await__(self) -> Generator[Op, Any, Any]:
-        return (yield self)
-
-
-class _Free(Op):
-    __slots__ = ("alloc",)
-
-    def __init__(self, alloc: Allocation) -> None:
-        self.alloc = alloc
-
-    def footprint(self, ex: Execution, tid: int) -> Footprint:
-        return ((self.alloc.oid, True),)
-
-    def execute(self, ex: Execution, tid: int) -> None:
-        if self.alloc.freed:
-            ex.report("double-free", f"double free of {self.alloc.name}", tid)
-        self.alloc.freed = True
-
-    def describe(self) -> str:
-        return f"free {self.alloc.name}"
-
-    def target(self) -> Shared:
-        return self.alloc
-
-
-@dataclass(slots=True)
-class Held:
-    """A resource a thread holds (a lock, a reference); left held at exit is a leak."""
-
-    key: object
-    desc: str
-    lock_class: str | None
-    where: Location | None
-
-
-@dataclass(slots=True)
-class ThreadState:
-    tid: int
-    name: str
-    coro: Coroutine[Any, Any, Any] | None
-    pending: Op | None = None
-    done: bool = False
-    dead: bool = False
-    result: Any = None
-    held: list[Held] = field(default_factory=list)
-    atomic: list[str] = field(default_factory=list)
-    loop_reads: dict[int, int] | None = None
-    steps: int = 0
-
-    @property
-    def live(self) -> bool:
-        return not (self.done or self.dead)
-
-
-@dataclass(slots=True)
-class Event:
-    """One executed step, as the explorer sees it."""
-
-    index: int
-    tid: int
-    fp: Footprint
-    op: Op
-    snaps: tuple[object, ...]
-    spawned: int = -1
-    joined: int = -1
-
-
-@dataclass(frozen=True, slots=True)
-class TraceStep:
-    """One step of a recorded trace, for reports."""
-
-    index: int
-    tid: int
-    thread: str
-    op: str
-    obj: str
-    location: Location | None
-    stack: tuple[Location, ...]
-    held: tuple[str, ...]
-
-
-StepListener = Callable[["Execution", Event], None]
+__all__ = [
+    "Allocation", "BugOn", "Event", "Execution", "Footprint", "Held", "JoinOp", "ModelError",
+    "Op", "Shared", "SpawnOp", "StepListener", "ThreadState", "TraceStep", "UseAfterFree",
+    "current",
+]
 
 
 class Execution:
@@ -260,8 +91,7 @@ class Execution:
 
     def activate(self) -> None:
         """Make this the execution that primitives, checks and outcome functions refer to."""
-        global _CURRENT
-        _CURRENT = self
+        _ops._CURRENT = self
 
     # -- registration (used by primitives while the model builds or runs) --------------------
     def register(self, obj: Shared) -> int:
@@ -325,7 +155,7 @@ class Execution:
             f = c.cr_frame
             if f is None:
                 break
-            if not f.f_code.co_filename.startswith(_ENGINE_DIR):
+            if not f.f_code.co_filename.startswith(ENGINE_DIR):
                 frames.append(Location(f.f_code.co_name, f.f_code.co_filename, f.f_lineno))
             c = c.cr_await
         return tuple(frames)
@@ -367,11 +197,10 @@ class Execution:
 
     def step(self, tid: int) -> Event:
         """Run thread ``tid``'s pending op, then its local code up to the next op."""
-        global _CURRENT
         t = self.threads[tid]
         op = t.pending
         assert op is not None and not (t.done or t.dead)
-        _CURRENT = self
+        _ops._CURRENT = self
         fp = op.footprint(self, tid)
         if self._observer is not None and any(w and oid in self._visible for oid, w in fp):
             fp = (*fp, (self._observer.oid, True))
@@ -558,120 +387,3 @@ class Execution:
             if value is not None:
                 parts.append(str(value))
         return "; ".join(parts)
-
-
-class SpawnOp(Op):
-    """Create a thread; its first step happens after this one."""
-
-    __slots__ = ("child", "coro", "name")
-
-    def __init__(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
-        self.name = name
-        self.coro = coro
-        self.child = -1
-
-    def footprint(self, ex: Execution, tid: int) -> Footprint:
-        return ()
-
-    def execute(self, ex: Execution, tid: int) -> int:
-        self.child = len(ex.threads)
-        ex.threads.append(ThreadState(self.child, self.name, self.coro))
-        return self.child
-
-    def describe(self) -> str:
-        return f"spawn {self.name}"
-
-
-class JoinOp(Op):
-    """Wait until a thread has finished."""
-
-    __slots__ = ("tid",)
-    blocking = True
-    sleeps = True
-
-    def __init__(self, tid: int) -> None:
-        self.tid = tid
-
-    def footprint(self, ex: Execution, tid: int) -> Footprint:
-        return ()
-
-    def enabled(self, ex: Execution, tid: int) -> bool:
-        return not ex.threads[self.tid].live
-
-    def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
-        return frozenset({self.tid})
-
-    def execute(self, ex: Execution, tid: int) -> Any:
-        return ex.threads[self.tid].result
-
-    def describe(self) -> str:
-        return f"join thread {self.tid}"
-
-
-def _thread_spec(spec: Any, index: int) -> tuple[str, Coroutine[Any, Any, Any]]:
-    if isinstance(spec, tuple) and len(spec) == 2:
-        name, coro = spec
-        return str(name), coro
-    if hasattr(spec, "cr_code"):
-        return f"{spec.cr_code.co_name}/{index}", spec
-    raise TypeError(f"a model must return coroutines or (name, coroutine) pairs, got {spec!r}")
-
-
-def _is_null_deref(err: BaseException) -> bool:
-    text = str(err)
-    return isinstance(err, AttributeError | TypeError) and "NoneType" in text
-
-
-def _exc_location(err: BaseException) -> Location | None:
-    frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if not f.filename.startswith(_ENGINE_DIR)]
-    if not frames:
-        return None
-    f = frames[-1]
-    return Location(f.name, f.filename, f.lineno or 0)
-
-
-def _live_stack(frame: FrameType | None) -> tuple[Location, ...]:
-    """Model frames of the running thread, innermost last, up to the engine boundary."""
-    out: list[Location] = []
-    seen_model = False
-    while frame is not None:
-        code = frame.f_code
-        if code.co_filename.startswith(_ENGINE_DIR):
-            if seen_model:
-                break
-        else:
-            seen_model = True
-            out.append(Location(code.co_name, code.co_filename, frame.f_lineno))
-        frame = frame.f_back
-    out.reverse()
-    return tuple(out)
-
-
-def _find_cycle(graph: dict[int, frozenset[int]]) -> list[int] | None:
-    """A cycle among the blocked threads of a wait-for graph, or None."""
-    color: dict[int, int] = {}
-    for start in sorted(graph):
-        if color.get(start):
-            continue
-        path: list[int] = []
-        stack: list[tuple[int, list[int]]] = [(start, sorted(graph[start]))]
-        color[start] = 1
-        path.append(start)
-        while stack:
-            node, succ = stack[-1]
-            if not succ:
-                stack.pop()
-                path.pop()
-                color[node] = 2
-                continue
-            nxt = succ.pop(0)
-            if nxt not in graph:
-                continue
-            if color.get(nxt) == 1:
-                return path[path.index(nxt):]
-            if not color.get(nxt):
-                color[nxt] = 1
-                path.append(nxt)
-                stack.append((nxt, sorted(graph[nxt])))
-    return None

@@ -1,0 +1,201 @@
+"""Shared objects and operations: what model threads await, and how new primitives are made.
+
+Every touch of shared state is an :class:`Op` that a model thread awaits; the engine sees it
+before it runs.  Shared objects register with the running execution for an id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Generator
+from typing import TYPE_CHECKING, Any
+
+from vmacheck.explore.state import ThreadState
+
+if TYPE_CHECKING:
+    from vmacheck.explore.core import Execution
+
+Footprint = tuple[tuple[int, bool], ...]
+"""The shared objects an op touches: ``(object id, writes?)`` pairs."""
+
+_CURRENT: Execution | None = None
+
+
+def current() -> Execution:
+    """The execution being run; primitives use it to register themselves and report."""
+    if _CURRENT is None:
+        raise RuntimeError("vmacheck primitives can only be used inside a model run by the engine")
+    return _CURRENT
+
+
+class ModelError(Exception):
+    """Base of exceptions the engine throws into model threads."""
+
+
+class BugOn(ModelError):
+    """Raised by ``BUG_ON``: the thread dies like a task that oopsed."""
+
+
+class UseAfterFree(ModelError):
+    """Raised when a thread touches an object whose allocation was freed."""
+
+
+class Shared:
+    """Base of every shared object.  Registers with the running execution for an id."""
+
+    __slots__ = ("alloc", "name", "oid", "version")
+
+    def __init__(self, name: str, alloc: Allocation | None = None) -> None:
+        self.name = name
+        self.alloc = alloc
+        self.version = 0
+        self.oid = current().register(self)
+
+    def fp(self, write: bool) -> Footprint:
+        """Footprint of one access to this object (plus a read of its allocation)."""
+        if self.alloc is None:
+            return ((self.oid, write),)
+        return ((self.oid, write), (self.alloc.oid, False))
+
+    def snapshot(self) -> object:
+        """An immutable picture of the state, used to decide whether a race is reversible."""
+        return self.version
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class Allocation(Shared):
+    """A heap allocation: objects created with ``alloc=`` die with it (use-after-free checks)."""
+
+    __slots__ = ("freed",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.freed = False
+
+    def snapshot(self) -> object:
+        return self.freed
+
+    def free(self) -> Op:
+        """Free the allocation (``kfree``); later touches of its objects are use-after-free."""
+        return _Free(self)
+
+
+class Op:
+    """An awaited operation on shared state.  Subclass it to define a new primitive.
+
+    Contract: ``footprint`` says which objects the op touches if run now (exact for the current
+    state); ``enabled`` says whether it may run now (only ops with ``blocking = True`` may be
+    disabled, and their enabledness must depend only on the objects in their footprint);
+    ``enabled_on`` answers the same question for one object in an earlier state (its
+    ``snapshot()``), which lets the explorer tell reversible races from enabling ones;
+    ``execute`` applies the effect and returns the value the awaiting thread receives.
+    """
+
+    __slots__ = ()
+    blocking = False
+    sleeps = False
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        raise NotImplementedError
+
+    def enabled(self, ex: Execution, tid: int) -> bool:
+        return True
+
+    def enabled_on(self, oid: int, snap: object, ex: Execution, tid: int) -> bool:
+        return self.enabled(ex, tid)
+
+    def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
+        """The footprint this op would have with its objects in the states ``snaps`` (their
+        ``snapshot()``s); ``fp`` is the footprint it had when it ran.  Ops whose footprint
+        depends on state (a CAS writes only when it succeeds) override this, and set
+        ``footprint_varies``: the explorer asks when it moves the op before a racing step."""
+        return fp
+
+    footprint_varies = False
+
+    def execute(self, ex: Execution, tid: int) -> Any:
+        raise NotImplementedError
+
+    def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
+        """Threads this (disabled) op waits for, for the wait-for graph of deadlocks."""
+        return frozenset()
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def target(self) -> Shared | None:
+        return None
+
+    def __await__(self) -> Generator[Op, Any, Any]:
+        return (yield self)
+
+
+class _Free(Op):
+    __slots__ = ("alloc",)
+
+    def __init__(self, alloc: Allocation) -> None:
+        self.alloc = alloc
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        return ((self.alloc.oid, True),)
+
+    def execute(self, ex: Execution, tid: int) -> None:
+        if self.alloc.freed:
+            ex.report("double-free", f"double free of {self.alloc.name}", tid)
+        self.alloc.freed = True
+
+    def describe(self) -> str:
+        return f"free {self.alloc.name}"
+
+    def target(self) -> Shared:
+        return self.alloc
+
+
+
+class SpawnOp(Op):
+    """Create a thread; its first step happens after this one."""
+
+    __slots__ = ("child", "coro", "name")
+
+    def __init__(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
+        self.name = name
+        self.coro = coro
+        self.child = -1
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        return ()
+
+    def execute(self, ex: Execution, tid: int) -> int:
+        self.child = len(ex.threads)
+        ex.threads.append(ThreadState(self.child, self.name, self.coro))
+        return self.child
+
+    def describe(self) -> str:
+        return f"spawn {self.name}"
+
+
+class JoinOp(Op):
+    """Wait until a thread has finished."""
+
+    __slots__ = ("tid",)
+    blocking = True
+    sleeps = True
+
+    def __init__(self, tid: int) -> None:
+        self.tid = tid
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        return ()
+
+    def enabled(self, ex: Execution, tid: int) -> bool:
+        return not ex.threads[self.tid].live
+
+    def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
+        return frozenset({self.tid})
+
+    def execute(self, ex: Execution, tid: int) -> Any:
+        return ex.threads[self.tid].result
+
+    def describe(self) -> str:
+        return f"join thread {self.tid}"

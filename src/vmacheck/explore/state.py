@@ -1,0 +1,146 @@
+"""Per-thread and per-step records of an execution, and helpers that read model frames."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from vmacheck.explore.findings import Location
+
+if TYPE_CHECKING:
+    from vmacheck.explore.core import Execution
+    from vmacheck.explore.ops import Footprint, Op
+
+ENGINE_DIR = __file__.rsplit("/", 1)[0]
+"""Frames from files in this folder are the engine's, not the model's."""
+
+
+@dataclass(slots=True)
+class Held:
+    """A resource a thread holds (a lock, a reference); left held at exit is a leak."""
+
+    key: object
+    desc: str
+    lock_class: str | None
+    where: Location | None
+
+
+@dataclass(slots=True)
+class ThreadState:
+    tid: int
+    name: str
+    coro: Coroutine[Any, Any, Any] | None
+    pending: Op | None = None
+    done: bool = False
+    dead: bool = False
+    result: Any = None
+    held: list[Held] = field(default_factory=list)
+    atomic: list[str] = field(default_factory=list)
+    loop_reads: dict[int, int] | None = None
+    steps: int = 0
+
+    @property
+    def live(self) -> bool:
+        return not (self.done or self.dead)
+
+
+@dataclass(slots=True)
+class Event:
+    """One executed step, as the explorer sees it."""
+
+    index: int
+    tid: int
+    fp: Footprint
+    op: Op
+    snaps: tuple[object, ...]
+    spawned: int = -1
+    joined: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One step of a recorded trace, for reports."""
+
+    index: int
+    tid: int
+    thread: str
+    op: str
+    obj: str
+    location: Location | None
+    stack: tuple[Location, ...]
+    held: tuple[str, ...]
+
+
+StepListener = Callable[["Execution", Event], None]
+
+
+def _thread_spec(spec: Any, index: int) -> tuple[str, Coroutine[Any, Any, Any]]:
+    if isinstance(spec, tuple) and len(spec) == 2:
+        name, coro = spec
+        return str(name), coro
+    if hasattr(spec, "cr_code"):
+        return f"{spec.cr_code.co_name}/{index}", spec
+    raise TypeError(f"a model must return coroutines or (name, coroutine) pairs, got {spec!r}")
+
+
+def _is_null_deref(err: BaseException) -> bool:
+    text = str(err)
+    return isinstance(err, AttributeError | TypeError) and "NoneType" in text
+
+
+def _exc_location(err: BaseException) -> Location | None:
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not f.filename.startswith(ENGINE_DIR)]
+    if not frames:
+        return None
+    f = frames[-1]
+    return Location(f.name, f.filename, f.lineno or 0)
+
+
+def _live_stack(frame: FrameType | None) -> tuple[Location, ...]:
+    """Model frames of the running thread, innermost last, up to the engine boundary."""
+    out: list[Location] = []
+    seen_model = False
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(ENGINE_DIR):
+            if seen_model:
+                break
+        else:
+            seen_model = True
+            out.append(Location(code.co_name, code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    out.reverse()
+    return tuple(out)
+
+
+def _find_cycle(graph: dict[int, frozenset[int]]) -> list[int] | None:
+    """A cycle among the blocked threads of a wait-for graph, or None."""
+    color: dict[int, int] = {}
+    for start in sorted(graph):
+        if color.get(start):
+            continue
+        path: list[int] = []
+        stack: list[tuple[int, list[int]]] = [(start, sorted(graph[start]))]
+        color[start] = 1
+        path.append(start)
+        while stack:
+            node, succ = stack[-1]
+            if not succ:
+                stack.pop()
+                path.pop()
+                color[node] = 2
+                continue
+            nxt = succ.pop(0)
+            if nxt not in graph:
+                continue
+            if color.get(nxt) == 1:
+                return path[path.index(nxt):]
+            if not color.get(nxt):
+                color[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, sorted(graph[nxt])))
+    return None
