@@ -24,7 +24,10 @@ def validator() -> jsonschema.protocols.Validator:
 def test_schema_ships_with_the_package_and_is_draft_2020_12() -> None:
     schema = load_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION == "1"
+    assert schema["type"] == "array"
+    run_schema = schema["$defs"]["run"]
+    assert run_schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION == "1"
+    assert "schema_version" in run_schema["required"]
     assert "$comment" in schema and "description" in schema
     assert set(FINDING_KINDS) <= set(schema["$defs"]["finding"]["properties"]["kind"]
                                      ["examples"])
@@ -35,9 +38,9 @@ def test_json_validates_and_carries_the_fields(runs: list[ScenarioRun],
     doc = to_json([*runs, outcome_run])
     errors = list(validator().iter_errors(doc))
     assert not errors, [e.message for e in errors[:5]]
-    assert doc["schema_version"] == "1"
-    assert len(doc["runs"]) == len(runs) + 1
-    by_name = {r["scenario"]: r for r in doc["runs"]}
+    assert isinstance(doc, list) and all(r["schema_version"] == "1" for r in doc)
+    assert len(doc) == len(runs) + 1
+    by_name = {r["scenario"]: r for r in doc}
     deadlock = by_name["report-deadlock"]
     run = next(r for r in runs if r.scenario == "report-deadlock")
     assert deadlock["variants"] == {"lock_vma": "seed", "zap_vma_range": "v2"}
@@ -65,12 +68,12 @@ def test_json_validates_and_carries_the_fields(runs: list[ScenarioRun],
 
 
 @pytest.mark.parametrize("path, value", [
-    (("runs", 0, "verdict"), "dirty"),
-    (("runs", 0, "complete"), "yes"),
-    (("runs", 0, "findings", 0, "schedule"), "0*,1"),
-    (("runs", 0, "findings", 0, "location", "line"), "12"),
-    (("runs", 0, "variants", "zap_vma_range"), 2),
-    (("schema_version",), "2"),
+    ((0, "verdict"), "dirty"),
+    ((0, "complete"), "yes"),
+    ((0, "findings", 0, "schedule"), "0*,1"),
+    ((0, "findings", 0, "location", "line"), "12"),
+    ((0, "variants", "zap_vma_range"), 2),
+    ((0, "schema_version"), "2"),
 ])
 def test_schema_rejects_broken_documents(runs: list[ScenarioRun], path: tuple[Any, ...],
                                          value: Any) -> None:
@@ -84,5 +87,5 @@ def test_schema_rejects_broken_documents(runs: list[ScenarioRun], path: tuple[An
 
 def test_schema_requires_fields(runs: list[ScenarioRun]) -> None:
     doc = copy.deepcopy(to_json(runs))
-    del doc["runs"][0]["findings"][0]["trace"]
+    del doc[0]["findings"][0]["trace"]
     assert list(validator().iter_errors(doc))

@@ -1,6 +1,6 @@
 """Machine-readable results: a versioned JSON document and the JSON Schema that describes it.
 
-``to_json(runs)`` returns ``{"schema_version": "1", "runs": [...]}``; the document validates
+``to_json(runs)`` returns the list of runs, each carrying ``"schema_version": "1"``; it validates
 against ``schema/vmacheck-result.schema.json`` (JSON Schema draft 2020-12), which ships with the
 package and which :func:`load_schema` reads.  The schema version changes only when a field is
 removed or its meaning changes; new optional fields keep the version.
@@ -60,6 +60,7 @@ def run_to_json(run: Any) -> dict[str, Any]:
     """One :class:`ScenarioRun` as a JSON object (one entry of ``runs``)."""
     r = run.result
     return {
+        "schema_version": SCHEMA_VERSION,
         "scenario": run.scenario,
         "variants": dict(sorted(run.variants.items())),
         "config": dict(sorted(run.config.items())),
@@ -77,9 +78,10 @@ def run_to_json(run: Any) -> dict[str, Any]:
     }
 
 
-def to_json(runs: list[Any]) -> dict[str, Any]:
-    """The results of ``runs`` as a document valid against :func:`load_schema`."""
-    return {"schema_version": SCHEMA_VERSION, "runs": [run_to_json(r) for r in runs]}
+def to_json(runs: list[Any]) -> list[dict[str, Any]]:
+    """The results of ``runs`` as a document valid against :func:`load_schema`: a list of
+    runs, each with its ``schema_version``."""
+    return [run_to_json(r) for r in runs]
 
 
 def write_json(path: str, runs: list[Any]) -> None:
