@@ -52,10 +52,11 @@ class RawFinding:
         loc = (self.location.function, self.location.line) if self.location else None
         if self.kind == "deadlock":
             return (self.kind, tuple(sorted(self.extra.get("cycle", []))), loc)
-        return (self.kind, loc, _normalise(self.message))
+        return (self.kind, loc, normalise_message(self.message))
 
 
-def _normalise(message: str) -> str:
+def normalise_message(message: str) -> str:
+    """A message with its numbers blanked, so one bug seen with other ids compares equal."""
     return "".join("#" if ch.isdigit() else ch for ch in message)
 
 

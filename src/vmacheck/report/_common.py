@@ -32,10 +32,9 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from vmacheck.explore.findings import Finding, Location
+from vmacheck.explore.findings import Finding, Location, ThreadSnapshot
 
 _ACQUIRE = re.compile(r"^(lock|trylock|mutex_lock|mutex_trylock|spin_lock|spin_trylock|down_"
                       r"|mmap_\w*lock|vma_start|read_lock|write_lock|rcu_read_lock)")
@@ -162,16 +161,8 @@ def header(finding: Finding) -> list[str]:
     return [f"BUG: vmacheck: {what} in {fn}{suffix}"]
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadView:
-    """One thread at the violating step, from the finding's snapshot or rebuilt from the trace."""
-
-    tid: int
-    name: str
-    state: str
-    stack: tuple[Location, ...]
-    held: tuple[str, ...]
-    pending: str
+ThreadView = ThreadSnapshot
+"""One thread at the violating step, from the finding's snapshot or rebuilt from the trace."""
 
 
 OWN_STEP_KINDS = frozenset({"assertion", "exception", "null-deref", "use-after-free",

@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmacheck.explore.findings import Result
-
-
-def _normalise(text: str) -> str:
-    return "".join("#" if ch.isdigit() else ch for ch in text)
+from vmacheck.explore.findings import normalise_message as _normalise
 
 
 @dataclass(frozen=True)
