@@ -94,6 +94,7 @@ class BinderAlloc:
                       for i in range(npages)]
         # ghost state
         self.relinquished: list[tuple[Any, str]] = []
+        self.relinquished_ghost = Var("alloc->relinquished (ghost)", 0)
         self.releasing = False
         self.debug_ids = 1
         self.vm_start_hint = 0
@@ -156,6 +157,8 @@ async def binder_page_alloc(alloc: BinderAlloc, index: int) -> Any:
 async def binder_free_page(alloc: BinderAlloc, page: Any, who: str) -> None:
     """``binder_free_page``: ``kfree`` the mdata (``page_private``), then ``__free_page``."""
     mdata = await page_to_lru(page)
+    # ghost step: the hand-back is a write the page checks can see (invariant ``reads=``)
+    await alloc.relinquished_ghost.fetch_add(1)
     alloc.relinquished.append((page, who))
     await mdata.memory.free()
     await mmg.free_page(page)

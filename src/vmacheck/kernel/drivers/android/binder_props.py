@@ -133,10 +133,25 @@ def page_reference_problems(alloc: BinderAlloc) -> list[str]:
     return problems
 
 
+def _page_mapping_objects(alloc: BinderAlloc) -> list[Any]:
+    """What the mapped-page check reads: every PTE and VMA tree, every VMA slot's
+    ``vm_refcnt`` and binder's hand-back ghost.  Naming them makes every write to them
+    visible to the explorer, so the check sees every state it could (not only the states of
+    the interleaving explored per trace)."""
+    state = kernel_state()
+    objs: list[Any] = [alloc.relinquished_ghost]
+    for mm in state.mms:
+        objs.append(mm.mm_mt)
+        objs.extend(mm.pte.values())
+    objs.extend(slot.vm_refcnt for slot in state.slots)
+    return objs
+
+
 def register_binder_checks(alloc: BinderAlloc) -> None:
     """Register the binder invariants for ``alloc`` (call while building the model)."""
     invariant("binder-no-page-given-up-while-mapped",
-              lambda: check_no_page_given_up_while_mapped(alloc))
+              lambda: check_no_page_given_up_while_mapped(alloc),
+              reads=_page_mapping_objects(alloc))
     invariant("binder-given-up-page-still-mapped-at-end",
               lambda: check_no_page_given_up_while_mapped(alloc), at_end=True)
     invariant("binder-pages-match-mdata", lambda: check_pages_match_mdata(alloc))
