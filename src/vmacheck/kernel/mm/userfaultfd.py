@@ -39,6 +39,7 @@ from vmacheck.kernel.include.linux.mmap_lock import (
     mmap_read_unlock,
     mmap_write_lock,
     mmap_write_unlock,
+    per_vma_lock,
     vma_end_read,
     vma_start_read_locked,
     vma_start_read_locked_nested,
@@ -155,7 +156,17 @@ async def validate_dst_vma(dst_vma: VmAreaStruct, dst_end: int) -> bool:
 
 async def uffd_mfill_lock(mm: MmStruct, dst_start: int, length: int) -> VmaOrErr:
     """``uffd_mfill_lock`` (mm/userfaultfd.c): ``uffd_lock_vma``, then ``validate_dst_vma``
-    (-ENOENT after ``vma_end_read``)."""
+    (-ENOENT after ``vma_end_read``).  Without per-VMA locks: the mmap read lock, held until
+    ``uffd_mfill_unlock``."""
+    if not per_vma_lock():
+        await mmap_read_lock(mm)
+        found = await find_vma_and_prepare_anon(mm, dst_start)
+        if not isinstance(found, int):
+            if await validate_dst_vma(found, dst_start + length):
+                return found
+            found = -ENOENT
+        await mmap_read_unlock(mm)
+        return found
     dst_vma: VmaOrErr = await uffd_lock_vma(mm, dst_start)
     if isinstance(dst_vma, int):
         return dst_vma
@@ -166,7 +177,12 @@ async def uffd_mfill_lock(mm: MmStruct, dst_start: int, length: int) -> VmaOrErr
 
 
 async def uffd_mfill_unlock(vma: VmAreaStruct) -> None:
-    """``uffd_mfill_unlock`` (mm/userfaultfd.c): ``vma_end_read``."""
+    """``uffd_mfill_unlock`` (mm/userfaultfd.c): ``vma_end_read`` (without per-VMA locks:
+    ``mmap_read_unlock``)."""
+    if not per_vma_lock():
+        assert vma.vm_mm is not None
+        await mmap_read_unlock(vma.vm_mm)
+        return
     await vma_end_read(vma)
 
 
@@ -232,7 +248,15 @@ async def uffd_move_lock(mm: MmStruct, dst_start: int,
     and the source (``lock_vma_under_rcu`` only: waiting for the mmap lock while holding the
     destination's read lock could deadlock).  If the source cannot be locked, drop the
     destination, and under the mmap read lock find both and ``vma_start_read_locked`` the
-    destination, then the source (``SINGLE_DEPTH_NESTING``); -EAGAIN if either fails."""
+    destination, then the source (``SINGLE_DEPTH_NESTING``); -EAGAIN if either fails.
+    Without per-VMA locks: find both under the mmap read lock, held until
+    ``uffd_move_unlock``."""
+    if not per_vma_lock():
+        await mmap_read_lock(mm)
+        both = await find_vmas_mm_locked(mm, dst_start, src_start)
+        if isinstance(both, int):
+            await mmap_read_unlock(mm)
+        return both
     dst: VmaOrErr = await uffd_lock_vma(mm, dst_start)
     if isinstance(dst, int):
         return dst
@@ -258,7 +282,12 @@ async def uffd_move_lock(mm: MmStruct, dst_start: int,
 
 
 async def uffd_move_unlock(dst_vma: VmAreaStruct, src_vma: VmAreaStruct) -> None:
-    """``uffd_move_unlock`` (mm/userfaultfd.c): ``vma_end_read`` both (once if the same)."""
+    """``uffd_move_unlock`` (mm/userfaultfd.c): ``vma_end_read`` both (once if the same);
+    without per-VMA locks ``mmap_read_unlock``."""
+    if not per_vma_lock():
+        assert src_vma.vm_mm is not None
+        await mmap_read_unlock(src_vma.vm_mm)
+        return
     await vma_end_read(src_vma)
     if src_vma is not dst_vma:
         await vma_end_read(dst_vma)
