@@ -5,6 +5,7 @@ mm/mmap_lock.c)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
 
 from vmacheck.explore import Var, invariant, label
@@ -37,7 +38,7 @@ def _fmt(lines: list[MapsLine] | int) -> str:
 def _sorted_disjoint(lines: object) -> bool:
     if not isinstance(lines, list):
         return True
-    return all(a[1] <= b[0] for a, b in zip(lines, lines[1:], strict=False))
+    return all(a[1] <= b[0] for a, b in pairwise(lines))
 
 
 def _maps_vs(other: str) -> Iterable[Any]:

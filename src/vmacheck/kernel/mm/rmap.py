@@ -263,7 +263,8 @@ async def dup_anon_vma(dst: VmAreaStruct, src: VmAreaStruct) -> int:
     if src_av is not None and await dst.anon_vma.load() is None:
         vma_assert_write_locked(dst)
         await dst.anon_vma.store(src_av)
-        return await anon_vma_clone(dst, src)
+        err: int = await anon_vma_clone(dst, src)
+        return err
     return 0
 
 

@@ -132,7 +132,7 @@ async def uffd_lock_vma(mm: MmStruct, address: int) -> VmaOrErr:
     """``uffd_lock_vma`` (mm/userfaultfd.c): ``lock_vma_under_rcu``; a private VMA without
     an anon_vma is unlocked again.  Else, under the mmap read lock,
     ``find_vma_and_prepare_anon`` and ``vma_start_read_locked`` (-EAGAIN if it fails)."""
-    vma = await lock_vma_under_rcu(mm, address)
+    vma: VmAreaStruct | None = await lock_vma_under_rcu(mm, address)
     if vma is not None:
         flags, anon = await load_all([vma.vm_flags, vma.anon_vma], "uffd_lock_vma: anon check")
         if not flags & VM_SHARED and anon is None:

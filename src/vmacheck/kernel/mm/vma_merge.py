@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from vmacheck.kernel.include.linux.atomic import load_all
 from vmacheck.kernel.include.linux.mm import vma_iter_store
-from vmacheck.kernel.include.linux.mm_types import PAGE_SHIFT, MmStruct, VmAreaStruct
+from vmacheck.kernel.include.linux.mm_types import PAGE_SHIFT, MmStruct, TreeEntry, VmAreaStruct
 from vmacheck.kernel.include.linux.mmap_lock import mmap_assert_write_locked, vma_mark_attached
 from vmacheck.kernel.mm.mmap_lock import vma_mark_detached, vma_start_write
 from vmacheck.kernel.mm.rmap import (
@@ -64,7 +64,7 @@ async def vma_expand(mm: MmStruct, target: VmAreaStruct, start: int, end: int, p
     await vma_start_write(target)
     if remove is not None:
         await vma_start_write(remove)
-        err = await dup_anon_vma(target, remove)
+        err: int = await dup_anon_vma(target, remove)
         if err:
             return err
     await commit_merge(mm, target, start, end, pgoff, remove)
@@ -74,7 +74,7 @@ async def vma_expand(mm: MmStruct, target: VmAreaStruct, start: int, end: int, p
 async def prev_of(mm: MmStruct, addr: int) -> VmAreaStruct | None:
     """``vma_prev`` as the merge code uses it (mm/vma.h): the VMA ending at ``addr``, if any
     (a model lookup of the tree: one step)."""
-    tree = await mm.mm_mt.load()
+    tree: tuple[TreeEntry, ...] = await mm.mm_mt.load()
     for _, end, vma in tree:
         if end == addr:
             return vma
@@ -137,7 +137,7 @@ async def vma_modify_flags(mm: MmStruct, vma: VmAreaStruct, vm_flags: int) -> Vm
     start = await vma.vm_start.load()
     prev = await prev_of(mm, start)
     if prev is not None:
-        merged = await vma_merge_existing_range(mm, prev, vma, vm_flags)
+        merged: VmAreaStruct | None = await vma_merge_existing_range(mm, prev, vma, vm_flags)
         if merged is not None:
             return merged
     return vma

@@ -81,7 +81,7 @@ async def get_next_vma(ctx: ProcMapsLockingCtx, vmi: VmaIterator,
     if ctx.mmap_locked:
         return await vma_next(vmi)
     await unlock_ctx_vma(ctx)
-    vma = await lock_next_vma(ctx.mm, vmi, last_pos)
+    vma: VmAreaStruct | int | None = await lock_next_vma(ctx.mm, vmi, last_pos)
     if isinstance(vma, VmAreaStruct):
         ctx.locked_vma = vma
     return vma
@@ -139,7 +139,7 @@ async def query_vma_find_by_addr(ctx: ProcMapsLockingCtx,
     await unlock_ctx_vma(ctx)
     await rcu_read_lock()
     vmi = VmaIterator(mm, addr)
-    vma = await lock_next_vma(mm, vmi, addr)
+    vma: VmAreaStruct | int | None = await lock_next_vma(mm, vmi, addr)
     await rcu_read_unlock()
     if vma is None:
         return None
