@@ -112,6 +112,11 @@ PLANTED = [
     ("mm-ops-procmap-query-vs-munmap", "lock_next_vma_no_vma_start_read.py",
      "lock_next_vma@no-vma-start-read", "use-after-free", "show_map_vma vma1 touches",
      "0*3,1*18,0", [("munmap B", "free vma1"), ("PROCMAP_QUERY", "show_map_vma vma1")]),
+    # not a lock: a split that does not link the new VMA to the anon_vma (rmap invariant)
+    ("mm-ops-split-anon-vs-fault", "anon_vma_clone_no_link.py", "anon_vma_clone@no-link",
+     "invariant", "rmap: every mapped anonymous page", "0*19,1*26",
+     [("fault", "cas mm.pte[2] None->page"),
+      ("munmap first page", "vma_set_range vma0 [0x1000, 0x2000)")]),
 ]
 
 
@@ -140,8 +145,17 @@ def test_planted_bug_is_found(scenario: str, path: str, selected: str, kind: str
     assert len({t for t, _ in ops}) == 2
 
 
+def test_anon_vma_prepare_race_installs_one_anon_vma() -> None:
+    labels = set(run_mm("mm-ops-anon-prepare-vs-fault").outcome_labels())
+    assert {label.rsplit("; ", 1)[1] for label in labels} == {"anon_vma anon_vma0",
+                                                              "anon_vma anon_vma1"}
+    assert set(run_mm("mm-ops-split-anon-vs-fault").outcome_labels()) == {
+        "fault=0; anon_vma anon_vma0"}
+
+
 def test_at_least_eight_planted_bugs_across_the_operations() -> None:
-    assert len({p[2] for p in PLANTED}) >= 8
+    lock_drops = [p for p in PLANTED if p[2] != "anon_vma_clone@no-link"]
+    assert len({p[2] for p in lock_drops}) >= 8
     functions = {p[2].split("@")[0] for p in PLANTED}
     assert {"move_vma", "vma_expand", "vma_merge_existing_range", "try_vma_read_lock",
             "userfaultfd_set_ctx", "uffd_lock_vma", "uffd_move_lock",

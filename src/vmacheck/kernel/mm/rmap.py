@@ -72,16 +72,21 @@ def rmap_state() -> RmapState | None:
     return _STATES.get(current())
 
 
-def rmap_boot(anon_vmas: int = 2, check: bool = True) -> RmapState:
+def rmap_boot(anon_vmas: int = 2, check: bool = True, at_end: bool = False) -> RmapState:
     """Model set-up (not a kernel function): create the anon_vma slab for this execution and,
-    with ``check``, register the rmap invariant.  Call it while the model is built, after the
-    model kernel is booted (after creating the first ``MmStruct``)."""
+    with ``check``, register the rmap invariant: after every step, naming everything it reads
+    (so every ordering of those writes is explored), or with ``at_end`` on the final state
+    only.  Call it while the model is built, after the model kernel is booted (after creating
+    the first ``MmStruct``)."""
     ex = current()
     if ex.current_tid is not None:
         raise RuntimeError("rmap_boot() is for model set-up only")
     state = RmapState(anon_vmas)
     _STATES[ex] = state
-    if check:
+    name = "rmap: every mapped anonymous page is found through its anon_vma (mm/rmap.c)"
+    if check and at_end:
+        invariant(name, lambda: check_rmap_reaches_mapped_pages(state), at_end=True)
+    elif check:
         kstate = kernel_state()
         reads: list[Shared] = []
         for av in state.anon_vmas:
@@ -91,8 +96,7 @@ def rmap_boot(anon_vmas: int = 2, check: bool = True) -> RmapState:
             reads += list(mm.pte.values())
         for slot in kstate.slots:
             reads += [slot.vm_start, slot.vm_end]
-        invariant("rmap: every mapped anonymous page is found through its anon_vma (mm/rmap.c)",
-                  lambda: check_rmap_reaches_mapped_pages(state), reads=reads)
+        invariant(name, lambda: check_rmap_reaches_mapped_pages(state), reads=reads)
     return state
 
 
