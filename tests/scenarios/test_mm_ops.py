@@ -4,8 +4,10 @@ with its kind and minimal schedule."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,12 @@ VARIANTS = Path(__file__).resolve().parents[1] / "variants"
 OPS_SCENARIOS = [s.name for s in catalogue.all_scenarios() if s.name.startswith("mm-ops-")]
 
 
+@functools.cache
+def mainline(name: str) -> Any:
+    """The exhaustive run of ``name`` at mainline (shared by the tests of this module)."""
+    return run_mm(name)
+
+
 def test_every_operation_has_scenarios() -> None:
     assert len(OPS_SCENARIOS) >= 16
     for op in ("mremap", "madvise", "uffd-register", "uffd-copy", "uffd-move", "proc-maps",
@@ -33,7 +41,7 @@ def test_every_operation_has_scenarios() -> None:
 
 @pytest.mark.parametrize("name", OPS_SCENARIOS)
 def test_mainline_is_clean(name: str) -> None:
-    r = run_mm(name)
+    r = mainline(name)
     assert r.findings == (), [(f.kind, f.message) for f in r.findings]
     assert r.executions > 1
 
@@ -46,27 +54,27 @@ def test_clean_in_the_older_configurations(name: str, config: dict[str, bool]) -
 
 
 def test_mremap_fault_outcomes() -> None:
-    labels = set(run_mm("mm-ops-mremap-vs-fault").outcome_labels())
+    labels = set(mainline("mm-ops-mremap-vs-fault").outcome_labels())
     assert labels == {"mremap=0x8000; fault=0; pages 0x8000,0x9000",
                       "mremap=0x8000; fault=64; pages 0x8000"}
 
 
 def test_madvise_runs_under_the_vma_lock_or_falls_back() -> None:
-    assert set(run_mm("mm-ops-madvise-vs-munmap").outcome_labels()) == {
+    assert set(mainline("mm-ops-madvise-vs-munmap").outcome_labels()) == {
         "madvise=-12; pages ", "madvise=0; pages "}
-    labels = set(run_mm("mm-ops-madvise-vs-fault").outcome_labels())
+    labels = set(mainline("mm-ops-madvise-vs-fault").outcome_labels())
     assert {"fault=0; madvise=0; pages ", "madvise=0; fault=0; pages 0x2000"} <= labels
 
 
 def test_uffd_move_and_copy_outcomes() -> None:
-    assert set(run_mm("mm-ops-uffd-move-vs-munmap").outcome_labels()) == {
+    assert set(mainline("mm-ops-uffd-move-vs-munmap").outcome_labels()) == {
         "move=-2; pages ", "move=4096; pages "}
-    assert set(run_mm("mm-ops-uffd-copy-vs-munmap").outcome_labels()) == {
+    assert set(mainline("mm-ops-uffd-copy-vs-munmap").outcome_labels()) == {
         "copy=-2; pages ", "copy=4096; pages "}
 
 
 def test_maps_reader_may_show_a_moved_vma_twice_but_sorted() -> None:
-    labels = set(run_mm("mm-ops-proc-maps-vs-mremap").outcome_labels())
+    labels = set(mainline("mm-ops-proc-maps-vs-mremap").outcome_labels())
     assert "maps: 0x1000-0x2000 0x3000-0x4000 0x6000-0x7000" in labels
     assert "maps: 0x1000-0x2000 0x6000-0x7000" in labels
 
@@ -146,10 +154,10 @@ def test_planted_bug_is_found(scenario: str, path: str, selected: str, kind: str
 
 
 def test_anon_vma_prepare_race_installs_one_anon_vma() -> None:
-    labels = set(run_mm("mm-ops-anon-prepare-vs-fault").outcome_labels())
+    labels = set(mainline("mm-ops-anon-prepare-vs-fault").outcome_labels())
     assert {label.rsplit("; ", 1)[1] for label in labels} == {"anon_vma anon_vma0",
                                                               "anon_vma anon_vma1"}
-    assert set(run_mm("mm-ops-split-anon-vs-fault").outcome_labels()) == {
+    assert set(mainline("mm-ops-split-anon-vs-fault").outcome_labels()) == {
         "fault=0; anon_vma anon_vma0"}
 
 
