@@ -168,3 +168,25 @@ def test_at_least_eight_planted_bugs_across_the_operations() -> None:
     assert {"move_vma", "vma_expand", "vma_merge_existing_range", "try_vma_read_lock",
             "userfaultfd_set_ctx", "uffd_lock_vma", "uffd_move_lock",
             "lock_next_vma"} <= functions
+
+
+def test_binder_shrinker_and_madvise_share_the_vma_read_lock() -> None:
+    r = run_mm("binder-shrink-madvise")
+    assert r.findings == ()
+    assert all("reclaim with zap" in x for x in r.outcome_labels())
+
+
+def test_binder_mapping_moved_by_mremap_keeps_a_page_binder_gave_up() -> None:
+    # expected finding (see the scenario's doc): after mremap the old VMA is closed and the
+    # page is mapped at the new address; the shrinker reclaims it without a zap
+    r = run_mm("binder-shrink-mremap")
+    assert r.kinds() == {"invariant"}
+    given_up = [f for f in r.findings
+                if f.message == "invariant violated: binder-no-page-given-up-while-mapped"]
+    assert given_up and given_up[0].minimal_schedule == "1*42,0*20"
+    ops = [(s.thread, s.op) for s in given_up[0].trace]
+    moved = next(i for i, (t, op) in enumerate(ops)
+                 if t == "mremap" and "move_ptes 0x4000 -> 0x8000" in op)
+    assert any(t == "shrinker" for t, _ in ops[moved:])
+    assert "mremap=0x8000; shrink page 0: vma none, mapped unread, reclaim without zap; " \
+           "pages 0:0:1" in r.outcome_labels()

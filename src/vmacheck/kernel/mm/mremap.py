@@ -50,9 +50,10 @@ async def copy_vma(mm: MmStruct, vma: VmAreaStruct, addr: int, length: int,
                    pgoff: int) -> tuple[VmAreaStruct | None, bool]:
     """``copy_vma`` (mm/vma.c): the destination VMA for ``[addr, addr + len)``: the previous
     VMA expanded over it (``vma_merge_new_range``) or a copy of ``vma`` (``vm_area_dup``,
-    ``anon_vma_clone``, ``vma_link``).  An anonymous VMA never faulted takes the new address as
-    its offset.  Returns the VMA and ``need_rmap_locks`` (set when the merged VMA's offset is
-    not above the source's, so rmap walkers could miss PTEs in flight)."""
+    ``anon_vma_clone``, ``vm_ops->open``, ``vma_link``).  An anonymous VMA never faulted
+    takes the new address as its offset.  Returns the VMA and ``need_rmap_locks`` (set when
+    the merged VMA's offset is not above the source's, so rmap walkers could miss PTEs in
+    flight)."""
     mmap_assert_write_locked(mm)
     flags, anon_vma, ops, file = await load_all(
         [vma.vm_flags, vma.anon_vma, vma.vm_ops, vma.vm_file], f"copy_vma {vma.name}")
@@ -68,6 +69,8 @@ async def copy_vma(mm: MmStruct, vma: VmAreaStruct, addr: int, length: int,
     await vma_set_range(new, addr, addr + length, pgoff)
     if await anon_vma_clone(new, vma):
         return None, False
+    if ops is not None and ops.open is not None:
+        await ops.open(new)
     await vma_link(mm, new)
     return new, False
 

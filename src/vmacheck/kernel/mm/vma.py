@@ -91,7 +91,7 @@ def _check_vma_gone(vma: VmAreaStruct) -> None:
     start, end = vma.slot.vm_start._value, vma.slot.vm_end._value
     tree = mm.mm_mt._value  # a merge frees a VMA whose pages the kept VMA now maps
     mapped = [a for a in range(start, end, PAGE_SIZE) if a in mm.pte and mm.pte[a]._value
-              and not any(s <= a < e for s, e, _ in tree)]
+              and not any(s <= a < e and v is not vma for s, e, v in tree)]
     if mapped:
         report("invariant", f"vm_area_free({vma.name}) with PTEs still mapped at "
                             f"{', '.join(hex(a) for a in mapped)}")
