@@ -5,11 +5,11 @@ mm/mremap.c).  Same set-up and invariants as :mod:`vmacheck.scenarios.binder`.""
 from __future__ import annotations
 
 from vmacheck.explore import label
+from vmacheck.kernel.mm import PAGE_SIZE
 from vmacheck.kernel.mm.madvise import MADV_DONTNEED, do_madvise
 from vmacheck.kernel.mm.mremap import MREMAP_FIXED, MREMAP_MAYMOVE, do_mremap
 from vmacheck.scenarios.binder import (
     BINDER_START,
-    PAGE_SIZE,
     SHRINKER,
     Thread,
     binder_world,
