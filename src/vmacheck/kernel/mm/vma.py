@@ -2,8 +2,9 @@
 
 Known simplifications: allocation-failure and error paths that re-attach VMAs
 (``reattach_vmas``, ``vms_abort_munmap_vmas``) are not modelled (the model's allocations only
-fail when the slab is exhausted); userfaultfd, accounting, mempolicy, anon_vma chains and
-file reference counts are not modelled.
+fail when the slab is exhausted); userfaultfd, accounting, mempolicy and file reference counts
+are not modelled.  anon_vma objects (mm/rmap.py) are linked by split (``anon_vma_clone``) and
+unlinked after munmap's zap (``unlink_anon_vmas``) when a scenario sets them up.
 """
 
 from __future__ import annotations
