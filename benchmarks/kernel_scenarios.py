@@ -1,6 +1,6 @@
 """Exhaustive DPOR over every catalogue scenario: executions, steps, seconds, verdict.
 
-    python benchmarks/kernel_scenarios.py [--group mm] [--json]
+    python benchmarks/kernel_scenarios.py [--group mm] [--match mm-ops-] [--json]
 
 One row per scenario under its default versions and configuration (the kernel as it is), and
 one per non-default seed version of each versioned function it exercises (e.g. the historic
@@ -21,10 +21,12 @@ from vmacheck.kernel.variants import REGISTRY
 from vmacheck.scenarios import catalogue
 
 
-def rows(group: str | None) -> list[dict[str, object]]:
+def rows(group: str | None, match: str | None = None) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for s in catalogue.all_scenarios():
         if group is not None and s.group != group:
+            continue
+        if match is not None and match not in s.name:
             continue
         selections: list[dict[str, str]] = [{}]
         for fn in s.functions:
@@ -48,9 +50,11 @@ def rows(group: str | None) -> list[dict[str, object]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--group", default=None, help="only scenarios of this group (e.g. mm)")
+    parser.add_argument("--match", default=None,
+                        help="only scenarios whose name contains this (e.g. mm-ops-)")
     parser.add_argument("--json", action="store_true", help="print JSON rows")
     args = parser.parse_args()
-    table = rows(args.group)
+    table = rows(args.group, args.match)
     if args.json:
         print(json.dumps(table, indent=2))
         return 0
