@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result
 from vmacheck.explore.lockdep import LockGraph
+from vmacheck.explore.memory import using
 from vmacheck.explore.modes import Run, dpor, pct, preemption_bounded, random_walk
 from vmacheck.explore.runner import Model, replay, snapshot_threads
 from vmacheck.explore.schedule import context_switches, format_schedule
@@ -47,7 +49,15 @@ class _Tally:
     edge_schedules: dict[int, tuple[list[int], dict[int, int]]] = field(default_factory=dict)
 
 
-def explore(
+def explore(model: Model, *, memory_model: str = "sc", **options: Any) -> Result:
+    """Explore ``model`` (see :func:`_explore` for the options) under ``memory_model``:
+    ``"sc"`` (sequential consistency) or ``"weak"`` (:mod:`vmacheck.explore.memory`).
+    Findings are minimised and replayed under the same model."""
+    with using(memory_model):
+        return _explore(model, **options)
+
+
+def _explore(
     model: Model,
     *,
     mode: str = "dpor",

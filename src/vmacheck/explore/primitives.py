@@ -9,68 +9,102 @@ here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from vmacheck.explore import ops as _ops
 from vmacheck.explore.core import Execution
+from vmacheck.explore.memory import LOAD_MODES, RMW_MODES, STORE_MODES
 from vmacheck.explore.ops import Footprint, Op, Shared, current
+from vmacheck.explore.weak_ops import weak_execute
 
 # --------------------------------------------------------------------------- variables
 
 
 class Var(Shared):
-    """A shared variable.  ``peek`` is for invariants and outcome functions only."""
+    """A shared variable.  ``peek`` is for invariants and outcome functions only.
+
+    Accesses take the kernel's ordering as ``mode`` (it matters only under the weak memory
+    model, :mod:`vmacheck.explore.memory`): loads ``"plain"``/``"once"`` (``READ_ONCE``),
+    ``"acquire"`` (``smp_load_acquire``), ``"rcu"`` (``rcu_dereference``); stores
+    ``"plain"``/``"once"`` (``WRITE_ONCE``), ``"release"`` (``smp_store_release``), ``"rcu"``
+    (``rcu_assign_pointer``); read-modify-writes ``"relaxed"``, ``"acquire"``, ``"release"``
+    or ``"mb"`` (fully ordered, the default, as the kernel's value-returning atomics).  A
+    load's ``dep`` names the variables whose loaded value its address depends on.
+    """
 
     __slots__ = ("_value",)
 
     def __init__(self, name: str, value: Any = None, alloc: Any = None) -> None:
         super().__init__(name, alloc)
         self._value = value
+        mem = _ops._CURRENT.memory if _ops._CURRENT is not None else None
+        if mem is not None:
+            mem.init_location(self.oid, value)
 
     def snapshot(self) -> object:
         return (self._value, self.version)
 
     def peek(self) -> Any:
-        """Read without a step: allowed in invariants, outcomes and model set-up only."""
+        """Read without a step: allowed in invariants, outcomes and model set-up only.  Under
+        the weak model: the last value in modification order."""
         ex = current()
         if ex.current_tid is not None:
             raise RuntimeError(f"peek() of {self.name} from a running thread: use await .load()")
         return self._value
 
-    def load(self) -> Op:
-        return _VarOp(self, "load", None, None)
+    def load(self, mode: str = "plain", dep: Var | Sequence[Var] | None = None) -> Op:
+        return _VarOp(self, "load", None, None, _mode(mode, LOAD_MODES), _deps(dep))
 
-    def store(self, value: Any) -> Op:
-        return _VarOp(self, "store", value, None)
+    def store(self, value: Any, mode: str = "plain") -> Op:
+        return _VarOp(self, "store", value, None, _mode(mode, STORE_MODES))
 
-    def cas(self, expected: Any, new: Any) -> Op:
+    def cas(self, expected: Any, new: Any, mode: str = "mb") -> Op:
         """Compare-and-swap; returns True on success.  A failed CAS is a read."""
-        return _VarOp(self, "cas", expected, new)
+        return _VarOp(self, "cas", expected, new, _mode(mode, RMW_MODES))
 
-    def fetch_add(self, delta: int) -> Op:
-        return _VarOp(self, "fetch_add", delta, None)
+    def fetch_add(self, delta: int, mode: str = "mb") -> Op:
+        return _VarOp(self, "fetch_add", delta, None, _mode(mode, RMW_MODES))
 
-    def xchg(self, value: Any) -> Op:
-        return _VarOp(self, "xchg", value, None)
+    def xchg(self, value: Any, mode: str = "mb") -> Op:
+        return _VarOp(self, "xchg", value, None, _mode(mode, RMW_MODES))
 
-    def update(self, fn: Callable[[Any], Any]) -> Op:
+    def update(self, fn: Callable[[Any], Any], mode: str = "mb") -> Op:
         """Atomic read-modify-write with a pure function; returns the old value."""
-        return _VarOp(self, "update", fn, None)
+        return _VarOp(self, "update", fn, None, _mode(mode, RMW_MODES))
+
+
+def _mode(mode: str, allowed: frozenset[str]) -> str:
+    if mode not in allowed:
+        raise ValueError(f"access mode {mode!r}: choose one of {', '.join(sorted(allowed))}")
+    return mode
+
+
+def _deps(dep: Var | Sequence[Var] | None) -> tuple[int, ...]:
+    if dep is None:
+        return ()
+    if isinstance(dep, Var):
+        return (dep.oid,)
+    return tuple(v.oid for v in dep)
 
 
 class _VarOp(Op):
-    __slots__ = ("a", "b", "kind", "var")
+    __slots__ = ("a", "b", "deps", "kind", "mode", "var")
+    weak_aware = True
 
-    def __init__(self, var: Var, kind: str, a: Any, b: Any) -> None:
+    def __init__(self, var: Var, kind: str, a: Any, b: Any, mode: str = "plain",
+                 deps: tuple[int, ...] = ()) -> None:
         self.var = var
         self.kind = kind
         self.a = a
         self.b = b
+        self.mode = mode
+        self.deps = deps
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
         if self.kind == "load":
             return self.var.fp(False)
-        if self.kind == "cas":
+        if self.kind == "cas" and ex.memory is None:
             return self.var.fp(self.var._value == self.a)
         return self.var.fp(True)
 
@@ -80,11 +114,13 @@ class _VarOp(Op):
 
     def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
         snap = snaps.get(self.var.oid)
-        if self.kind != "cas" or not isinstance(snap, tuple):
+        if self.kind != "cas" or not isinstance(snap, tuple) or current().memory is not None:
             return fp
         return self.var.fp(snap[0] == self.a)
 
     def execute(self, ex: Execution, tid: int) -> Any:
+        if ex.memory is not None:
+            return weak_execute(self, ex.memory, ex, tid)
         v = self.var
         old = v._value
         k = self.kind
@@ -107,14 +143,26 @@ class _VarOp(Op):
         v._value = self.a(old)
         return old
 
+    def new_value(self, old: Any) -> tuple[bool, Any, Any]:
+        """For an RMW reading ``old``: (writes?, new value, result)."""
+        k = self.kind
+        if k == "cas":
+            return (True, self.b, True) if old == self.a else (False, old, False)
+        if k == "fetch_add":
+            return True, old + self.a, old
+        if k == "xchg":
+            return True, self.a, old
+        return True, self.a(old), old
+
     def describe(self) -> str:
+        mode = "" if self.mode in ("plain", "mb") else f" ({self.mode})"
         if self.kind == "load":
-            return f"load {self.var.name}"
+            return f"load {self.var.name}{mode}"
         if self.kind == "cas":
-            return f"cas {self.var.name} {self.a!r}->{self.b!r}"
+            return f"cas {self.var.name} {self.a!r}->{self.b!r}{mode}"
         if self.kind == "update":
-            return f"update {self.var.name}"
-        return f"{self.kind} {self.var.name} {self.a!r}"
+            return f"update {self.var.name}{mode}"
+        return f"{self.kind} {self.var.name} {self.a!r}{mode}"
 
     def target(self) -> Shared:
         return self.var
@@ -197,6 +245,8 @@ class _LockOp(Op):
     def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
         return frozenset() if self.lk.owner is None else frozenset({self.lk.owner})
 
+    weak_aware = True
+
     def execute(self, ex: Execution, tid: int) -> Any:
         lk = self.lk
         spin = not lk.sleeping
@@ -205,6 +255,8 @@ class _LockOp(Op):
                 who = "nobody" if lk.owner is None else ex.threads[lk.owner].name
                 ex.report("bad-unlock", f"unlock of {lk.name} held by {who}", tid)
                 return None
+            if ex.memory is not None:  # unlock is a release
+                ex.memory.release_to(tid, lk.oid)
             lk.owner = None
             ex.unhold(tid, lk)
             if spin:
@@ -216,6 +268,8 @@ class _LockOp(Op):
             ex.report("deadlock", f"recursive lock of {lk.name}", tid,
                       extra={"cycle": [ex.threads[tid].name]})
         lk.owner = tid
+        if ex.memory is not None:  # lock is an acquire
+            ex.memory.acquire_from(tid, lk.oid)
         ex.hold(tid, lk, lk.name, lk.lock_class, trylock=self.kind == "trylock")
         if spin:
             ex.threads[tid].atomic.append(f"spinlock {lk.name}")
