@@ -9,7 +9,7 @@ from typing import Any
 
 from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result
 from vmacheck.explore.lockdep import LockGraph
-from vmacheck.explore.memory import using
+from vmacheck.explore.memory import active_memory_model, using
 from vmacheck.explore.modes import Run, dpor, pct, preemption_bounded, random_walk
 from vmacheck.explore.runner import Model, replay, snapshot_threads
 from vmacheck.explore.schedule import context_switches, format_schedule
@@ -49,11 +49,12 @@ class _Tally:
     edge_schedules: dict[int, tuple[list[int], dict[int, int]]] = field(default_factory=dict)
 
 
-def explore(model: Model, *, memory_model: str = "sc", **options: Any) -> Result:
+def explore(model: Model, *, memory_model: str | None = None, **options: Any) -> Result:
     """Explore ``model`` (see :func:`_explore` for the options) under ``memory_model``:
-    ``"sc"`` (sequential consistency) or ``"weak"`` (:mod:`vmacheck.explore.memory`).
+    ``"sc"`` (sequential consistency, the default) or ``"weak"``
+    (:mod:`vmacheck.explore.memory`); None keeps the one a ``with using(...)`` block set.
     Findings are minimised and replayed under the same model."""
-    with using(memory_model):
+    with using(memory_model or active_memory_model()):
         return _explore(model, **options)
 
 
