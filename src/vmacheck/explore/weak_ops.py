@@ -89,6 +89,14 @@ class FenceOp(Op):
         return f"smp_{self.kind}"
 
 
+def fence_footprint(ex: Execution) -> Footprint:
+    """What a full fence touches: nothing under ``sc``, the global fence object under the
+    weak model (for ops that include a full barrier, e.g. ``synchronize_rcu``)."""
+    if ex.memory is None:
+        return ()
+    return ((_fence_object(ex).oid, True),)
+
+
 def _fence_object(ex: Execution) -> Shared:
     mem = ex.memory
     assert mem is not None

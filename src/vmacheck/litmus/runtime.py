@@ -20,7 +20,7 @@ from typing import Any
 
 import vmacheck as vc
 from vmacheck.explore.core import Execution, Footprint, Op, Shared
-from vmacheck.explore.weak_ops import FenceOp
+from vmacheck.explore.weak_ops import FenceOp, fence_footprint
 from vmacheck.litmus.parser import Litmus, LitmusError, Stmt
 
 
@@ -77,7 +77,7 @@ class _RcuOp(Op):
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
         r = self.rcu
-        fence = FenceOp("mb").footprint(ex, tid)
+        fence = fence_footprint(ex)
         if self.kind == "lock":
             return ((r.readers[tid].oid, True), (r.gp.oid, False))
         if self.kind == "unlock":
