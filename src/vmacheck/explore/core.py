@@ -260,7 +260,7 @@ class Execution:
         self.current_tid = tid
         mem = self.memory
         if mem is not None and not op.weak_aware:
-            mem.legacy_before(tid, fp)
+            mem.legacy_before(tid, fp, objs)
         if op.sleeps and t.atomic:
             self.report("sleep-in-atomic",
                         f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})", tid)
@@ -269,8 +269,7 @@ class Execution:
         finally:
             self.current_tid = None
         if mem is not None and not op.weak_aware:
-            mem.legacy_after(tid, fp, {oid: getattr(objs[oid], "_value", None)
-                                       for oid, w in fp if w and oid in mem.hist})
+            mem.legacy_after(tid, fp, objs)
         for oid, write in fp:
             if write:
                 objs[oid].version += 1

@@ -134,12 +134,14 @@ class WeakMemory:
             t = self.threads[tid] = ThreadViews()
         return t
 
-    def init_location(self, oid: int, value: Any) -> None:
-        """A new location: its initialising store, visible to every thread."""
-        self.hist[oid] = [Message(ZERO, value, {})]
-
-    def latest(self, oid: int) -> Any:
-        return self.hist[oid][-1].value
+    def location(self, obj: Any) -> list[Message]:
+        """The modification order of variable ``obj`` (an object with ``oid`` and ``_value``),
+        created at its first access with its value then as the initialising store, visible to
+        every thread (so set-up code may assign ``_value`` directly)."""
+        h = self.hist.get(obj.oid)
+        if h is None:
+            h = self.hist[obj.oid] = [Message(ZERO, obj._value, {})]
+        return h
 
     def spawn(self, parent: int, child: int) -> None:
         """The child starts with everything its parent observed."""
@@ -243,22 +245,24 @@ class WeakMemory:
         join(v, self.views(tid).cur)
 
     # -- ops that know nothing of the memory model ------------------------------------------
-    def legacy_before(self, tid: int, fp: tuple[tuple[int, bool], ...]) -> None:
-        """Before an op unaware of the model: it reads the latest message of each location
+    def legacy_before(self, tid: int, fp: tuple[tuple[int, bool], ...],
+                      objects: list[Any]) -> None:
+        """Before an op unaware of the model: it reads the latest message of each variable
         it touches, as an acquire."""
         t = self.views(tid)
         for oid, _ in fp:
-            h = self.hist.get(oid)
-            if h is not None:
-                last = h[-1]
+            obj = objects[oid]
+            if hasattr(obj, "_value"):
+                last = self.location(obj)[-1]
                 t.observe(last.view)
                 t.observe({oid: last.ts})
 
     def legacy_after(self, tid: int, fp: tuple[tuple[int, bool], ...],
-                     values: dict[int, Any]) -> None:
-        """After it: each location it wrote gets a release message with its new value,
+                     objects: list[Any]) -> None:
+        """After it: each variable it wrote gets a release message with its new value,
         right after the latest (an SC read-modify-write)."""
         for oid, w in fp:
-            h = self.hist.get(oid)
-            if w and h is not None and oid in values:
-                self.write(tid, oid, len(h) - 1, values[oid], True, rmw=True)
+            obj = objects[oid]
+            if w and hasattr(obj, "_value"):
+                h = self.location(obj)
+                self.write(tid, oid, len(h) - 1, obj._value, True, rmw=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from vmacheck.explore import ops as _ops
 from vmacheck.explore.core import Execution
 from vmacheck.explore.memory import LOAD_MODES, RMW_MODES, STORE_MODES
 from vmacheck.explore.ops import Footprint, Op, Shared, current
@@ -38,9 +37,6 @@ class Var(Shared):
     def __init__(self, name: str, value: Any = None, alloc: Any = None) -> None:
         super().__init__(name, alloc)
         self._value = value
-        mem = _ops._CURRENT.memory if _ops._CURRENT is not None else None
-        if mem is not None:
-            mem.init_location(self.oid, value)
 
     def snapshot(self) -> object:
         return (self._value, self.version)

@@ -26,7 +26,7 @@ def weak_execute(op: Any, mem: WeakMemory, ex: Execution, tid: int) -> Any:
     oid = var.oid
     k = op.kind
     mode = op.mode
-    h = mem.hist[oid]
+    h = mem.location(var)
     if k == "load":
         cands = mem.load_candidates(tid, oid, op.deps)
         i = ex.choose(tid, len(cands), f"{var.name} reads from") if len(cands) > 1 else 0

@@ -109,7 +109,7 @@ async def alloc_page() -> Page | None:
 async def get_page(page: Page) -> None:
     """``get_page`` (include/linux/mm.h): take a reference (touching a freed page is a
     use-after-free)."""
-    old = await page._refcount.fetch_add(1)
+    old = await page._refcount.fetch_add(1, mode="relaxed")
     WARN_ON(old <= 0, f"get_page on {page} with refcount {old}")
 
 
