@@ -98,6 +98,8 @@ class Message:
     view: View
     taken: bool = False
     """An RMW read this message and sits right after it: nothing may be placed between."""
+    src: tuple[int, int] = (-1, 0)
+    """Who stored it: (thread, that thread's access count); (-1, 0) for the initial value."""
 
 
 @dataclass(slots=True)
@@ -117,7 +119,7 @@ class ThreadViews:
 class WeakMemory:
     """The weak memory state of one execution: histories, thread views, sync views."""
 
-    __slots__ = ("fence_obj", "hist", "sc", "sync", "threads")
+    __slots__ = ("accesses", "fence_obj", "hist", "rf", "sc", "sync", "threads")
 
     def __init__(self) -> None:
         self.hist: dict[int, list[Message]] = {}
@@ -125,6 +127,9 @@ class WeakMemory:
         self.sc: View = {}
         self.sync: dict[object, View] = {}
         self.fence_obj: Any = None
+        self.rf: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        """The reads-from relation: (reader access, the ``src`` of the message it read)."""
+        self.accesses: dict[int, int] = {}
         """The shared object every full fence writes (created by the first fence)."""
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -182,6 +187,7 @@ class WeakMemory:
         """Thread ``tid`` reads message ``m`` of ``oid``."""
         t = self.views(tid)
         _, extra = self._lower(t, oid, deps)
+        self.rf.append((self._access(tid), m.src))
         own = {oid: m.ts}
         join(t.cur, own)
         join(t.acq, own)
@@ -215,7 +221,17 @@ class WeakMemory:
             join(view, carry)
         if rmw:
             prev.taken = True
-        h.insert(after + 1, Message(ts, value, view))
+        h.insert(after + 1, Message(ts, value, view, src=self._access(tid)))
+
+    def _access(self, tid: int) -> tuple[int, int]:
+        n = self.accesses.get(tid, 0) + 1
+        self.accesses[tid] = n
+        return (tid, n)
+
+    def graph(self) -> tuple[object, ...]:
+        """This execution's reads-from and coherence orders (for measuring redundancy)."""
+        co = tuple(sorted((oid, tuple(m.src for m in h)) for oid, h in self.hist.items()))
+        return (tuple(sorted(self.rf)), co)
 
     def rmw_candidates(self, tid: int, oid: int) -> list[int]:
         """Indices of the messages an RMW may read (not read by another RMW), newest first."""
