@@ -135,6 +135,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run_command(args: argparse.Namespace, color: bool) -> int:
     from vmacheck import cli_commands as cmd
 
+    if args.memory_model != "sc" and not args.json:
+        print(f"memory model: {args.memory_model} (view-based release/acquire; see README "
+              "'Memory models')")
+
     selection = selection_from_args(args)
     if args.command == "replay":
         return cmd.do_replay(args, selection, color)

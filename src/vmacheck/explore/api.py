@@ -142,7 +142,7 @@ def _explore(
     outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))  # type: ignore[call-overload]
                      for label, v in sorted(tally.outcomes.items()))
     return Result(mode, complete, tally.executions, tally.blocked, tally.steps, seconds,
-                  tuple(findings), outcomes, stop, tuple(tally.log))
+                  tuple(findings), outcomes, stop, tuple(tally.log), active_memory_model())
 
 
 def _strategy(model: Model, mode: str, seed: int, max_steps: int, depth: int, bound: int,

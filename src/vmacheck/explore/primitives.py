@@ -50,24 +50,32 @@ class Var(Shared):
         return self._value
 
     def load(self, mode: str = "plain", dep: Var | Sequence[Var] | None = None) -> Op:
+        if mode == "plain" and dep is None:
+            return _VarOp(self, "load", None, None)
         return _VarOp(self, "load", None, None, _mode(mode, LOAD_MODES), _deps(dep))
 
     def store(self, value: Any, mode: str = "plain") -> Op:
+        if mode == "plain":
+            return _VarOp(self, "store", value, None)
         return _VarOp(self, "store", value, None, _mode(mode, STORE_MODES))
 
     def cas(self, expected: Any, new: Any, mode: str = "mb") -> Op:
         """Compare-and-swap; returns True on success.  A failed CAS is a read."""
-        return _VarOp(self, "cas", expected, new, _mode(mode, RMW_MODES))
+        return _VarOp(self, "cas", expected, new, _rmw_mode(mode))
 
     def fetch_add(self, delta: int, mode: str = "mb") -> Op:
-        return _VarOp(self, "fetch_add", delta, None, _mode(mode, RMW_MODES))
+        return _VarOp(self, "fetch_add", delta, None, _rmw_mode(mode))
 
     def xchg(self, value: Any, mode: str = "mb") -> Op:
-        return _VarOp(self, "xchg", value, None, _mode(mode, RMW_MODES))
+        return _VarOp(self, "xchg", value, None, _rmw_mode(mode))
 
     def update(self, fn: Callable[[Any], Any], mode: str = "mb") -> Op:
         """Atomic read-modify-write with a pure function; returns the old value."""
-        return _VarOp(self, "update", fn, None, _mode(mode, RMW_MODES))
+        return _VarOp(self, "update", fn, None, _rmw_mode(mode))
+
+
+def _rmw_mode(mode: str) -> str:
+    return mode if mode == "mb" else _mode(mode, RMW_MODES)
 
 
 def _mode(mode: str, allowed: frozenset[str]) -> str:
