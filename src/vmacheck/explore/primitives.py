@@ -52,30 +52,32 @@ class Var(Shared):
     def load(self, mode: str = "plain", dep: Var | Sequence[Var] | None = None) -> Op:
         if mode == "plain" and dep is None:
             return _VarOp(self, "load", None, None)
-        return _VarOp(self, "load", None, None, _mode(mode, LOAD_MODES), _deps(dep))
+        return _ModeVarOp(self, "load", None, None, _mode(mode, LOAD_MODES), _deps(dep))
 
     def store(self, value: Any, mode: str = "plain") -> Op:
         if mode == "plain":
             return _VarOp(self, "store", value, None)
-        return _VarOp(self, "store", value, None, _mode(mode, STORE_MODES))
+        return _ModeVarOp(self, "store", value, None, _mode(mode, STORE_MODES))
 
     def cas(self, expected: Any, new: Any, mode: str = "mb") -> Op:
         """Compare-and-swap; returns True on success.  A failed CAS is a read."""
-        return _VarOp(self, "cas", expected, new, _rmw_mode(mode))
+        return _rmw(self, "cas", expected, new, mode)
 
     def fetch_add(self, delta: int, mode: str = "mb") -> Op:
-        return _VarOp(self, "fetch_add", delta, None, _rmw_mode(mode))
+        return _rmw(self, "fetch_add", delta, None, mode)
 
     def xchg(self, value: Any, mode: str = "mb") -> Op:
-        return _VarOp(self, "xchg", value, None, _rmw_mode(mode))
+        return _rmw(self, "xchg", value, None, mode)
 
     def update(self, fn: Callable[[Any], Any], mode: str = "mb") -> Op:
         """Atomic read-modify-write with a pure function; returns the old value."""
-        return _VarOp(self, "update", fn, None, _rmw_mode(mode))
+        return _rmw(self, "update", fn, None, mode)
 
 
-def _rmw_mode(mode: str) -> str:
-    return mode if mode == "mb" else _mode(mode, RMW_MODES)
+def _rmw(var: Var, kind: str, a: Any, b: Any, mode: str) -> Op:
+    if mode == "mb":
+        return _VarOp(var, kind, a, b)
+    return _ModeVarOp(var, kind, a, b, _mode(mode, RMW_MODES))
 
 
 def _mode(mode: str, allowed: frozenset[str]) -> str:
@@ -93,17 +95,18 @@ def _deps(dep: Var | Sequence[Var] | None) -> tuple[int, ...]:
 
 
 class _VarOp(Op):
-    __slots__ = ("a", "b", "deps", "kind", "mode", "var")
-    weak_aware = True
+    """An access with the default ordering: a plain load or store, a fully ordered RMW."""
 
-    def __init__(self, var: Var, kind: str, a: Any, b: Any, mode: str = "plain",
-                 deps: tuple[int, ...] = ()) -> None:
+    __slots__ = ("a", "b", "kind", "var")
+    weak_aware = True
+    mode = "plain"
+    deps: tuple[int, ...] = ()
+
+    def __init__(self, var: Var, kind: str, a: Any, b: Any) -> None:
         self.var = var
         self.kind = kind
         self.a = a
         self.b = b
-        self.mode = mode
-        self.deps = deps
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
         if self.kind == "load":
@@ -160,6 +163,8 @@ class _VarOp(Op):
 
     def describe(self) -> str:
         mode = "" if self.mode in ("plain", "mb") else f" ({self.mode})"
+        if self.kind not in ("load", "store") and self.mode == "plain":
+            mode = ""
         if self.kind == "load":
             return f"load {self.var.name}{mode}"
         if self.kind == "cas":
@@ -170,6 +175,18 @@ class _VarOp(Op):
 
     def target(self) -> Shared:
         return self.var
+
+
+class _ModeVarOp(_VarOp):
+    """An access with an explicit ordering (``mode``) or address dependency (``deps``)."""
+
+    __slots__ = ("deps", "mode")
+
+    def __init__(self, var: Var, kind: str, a: Any, b: Any, mode: str,
+                 deps: tuple[int, ...] = ()) -> None:
+        super().__init__(var, kind, a, b)
+        self.mode = mode
+        self.deps = deps
 
 
 # --------------------------------------------------------------------------- mutex, spinlock

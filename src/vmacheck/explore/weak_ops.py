@@ -26,6 +26,8 @@ def weak_execute(op: Any, mem: WeakMemory, ex: Execution, tid: int) -> Any:
     oid = var.oid
     k = op.kind
     mode = op.mode
+    if mode == "plain" and k not in ("load", "store"):
+        mode = "mb"  # a read-modify-write's default: fully ordered
     h = mem.location(var)
     if k == "load":
         cands = mem.load_candidates(tid, oid, op.deps)

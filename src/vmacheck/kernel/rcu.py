@@ -16,7 +16,7 @@ from typing import Any
 
 from vmacheck.explore import Op, Var, atomic_enter, atomic_exit, spawn, thread_id
 from vmacheck.explore.core import Execution, Footprint
-from vmacheck.explore.primitives import _VarOp
+from vmacheck.explore.primitives import _ModeVarOp
 from vmacheck.explore.weak_ops import fence_footprint
 from vmacheck.kernel.include.linux.mm_types import KernelState, kernel_state
 
@@ -27,7 +27,7 @@ def _reader_var_index(state: KernelState, tid: int) -> int:
     return tid
 
 
-class _ReaderUpdate(_VarOp):
+class _ReaderUpdate(_ModeVarOp):
     """The update of a thread's read-side state.  Under the weak memory model an outermost
     ``rcu_read_lock`` sees everything ordered before the start of every grace period that did
     not wait for it, and an outermost ``rcu_read_unlock`` publishes the section to the grace
