@@ -110,6 +110,8 @@ class ThreadViews:
     acq: View = field(default_factory=dict)
     rel: View = field(default_factory=dict)
     dep: dict[int, View] = field(default_factory=dict)
+    last_read: View = field(default_factory=dict)
+    """Per location, the timestamp of the message the thread's last load of it read."""
 
     def observe(self, view: View) -> None:
         join(self.cur, view)
@@ -157,15 +159,21 @@ class WeakMemory:
         self.views(tid).observe(self.views(child).cur)
 
     def stale(self, tid: int, oid: int) -> bool:
-        """True when the thread could still read a newer message of ``oid`` than it has."""
+        """True when ``oid`` has a newer message than the one the thread last read of it (a
+        wait loop that read an old value may go round again)."""
         h = self.hist.get(oid)
-        return h is not None and self.views(tid).cur.get(oid, ZERO) < h[-1].ts
+        if h is None:
+            return False
+        t = self.views(tid)
+        return t.last_read.get(oid, t.cur.get(oid, ZERO)) < h[-1].ts
 
     def catch_up(self, tid: int, oid: int) -> None:
         """The thread has seen the latest message of ``oid`` (a wait loop that spun on it)."""
         h = self.hist.get(oid)
         if h is not None:
-            self.views(tid).observe({oid: h[-1].ts})
+            t = self.views(tid)
+            t.observe({oid: h[-1].ts})
+            t.last_read.pop(oid, None)
 
     # -- loads, stores, RMWs ---------------------------------------------------------------
     def _lower(self, t: ThreadViews, oid: int, deps: tuple[int, ...]) -> tuple[Fraction, View]:
@@ -188,6 +196,7 @@ class WeakMemory:
         t = self.views(tid)
         _, extra = self._lower(t, oid, deps)
         self.rf.append((self._access(tid), m.src))
+        t.last_read[oid] = m.ts
         own = {oid: m.ts}
         join(t.cur, own)
         join(t.acq, own)
