@@ -72,7 +72,7 @@ async def __vma_start_exclude_readers(vma: VmAreaStruct, detaching: bool,
     target = VM_REFCNT_EXCLUDE_READERS_FLAG | (0 if detaching else 1)
     old = await atomic_cond_update(
         vma.vm_refcnt, lambda v: v + VM_REFCNT_EXCLUDE_READERS_FLAG if v != 0 else v,
-        "refcount_add_not_zero(VM_REFCNT_EXCLUDE_READERS_FLAG)", mode="relaxed")
+        "refcount_add_not_zero(VM_REFCNT_EXCLUDE_READERS_FLAG)")
     if old == 0:
         return True, False
     hold(vma_write_key(vma), f"{vma.name} (vma write lock)", VMA_LOCK_CLASS)
@@ -174,7 +174,7 @@ async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int 
     # 2. bounded increment
     old = await atomic_cond_update(vma.vm_refcnt,
                                    lambda v: v + 1 if 0 < v < VM_REFCNT_LIMIT else v,
-                                   "__refcount_inc_not_zero_limited_acquire", mode="acquire")
+                                   "__refcount_inc_not_zero_limited_acquire")
     if not 0 < old < VM_REFCNT_LIMIT:
         await rcu_read_unlock()
         if old == 0:

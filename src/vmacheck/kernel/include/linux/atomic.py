@@ -14,7 +14,6 @@ from typing import Any
 
 from vmacheck.explore import Op, Var
 from vmacheck.explore.core import Execution, Footprint
-from vmacheck.explore.weak_ops import weak_execute
 
 
 def _fp(var: Var, write: bool) -> Footprint:
@@ -22,41 +21,20 @@ def _fp(var: Var, write: bool) -> Footprint:
 
 
 class _CondUpdate(Op):
-    """Read-modify-write that is a plain read when it changes nothing (a failed cmpxchg).
+    """Read-modify-write that is a plain read when it changes nothing (a failed cmpxchg)."""
 
-    With a ``mode`` (``relaxed``, ``acquire``, ``release``, ``mb``) it carries that ordering
-    under the weak memory model (it may then read an older value, and always counts as a
-    write for the explorer); without one it is a sequentially consistent step."""
+    __slots__ = ("fn", "var", "what")
 
-    __slots__ = ("deps", "fn", "kind", "mode", "var", "what")
-
-    def __init__(self, var: Var, fn: Callable[[Any], Any], what: str,
-                 mode: str | None = None) -> None:
+    def __init__(self, var: Var, fn: Callable[[Any], Any], what: str) -> None:
         self.var = var
         self.fn = fn
         self.what = what
-        self.mode = mode
-        self.kind = "cond_update"
-        self.deps: tuple[int, ...] = ()
-
-    @property
-    def weak_aware(self) -> bool:  # type: ignore[override]
-        return self.mode is not None
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
-        if ex.memory is not None and self.mode is not None:
-            return _fp(self.var, True)
         old = self.var._value
         return _fp(self.var, self.fn(old) != old)
 
-    def new_value(self, old: Any) -> tuple[bool, Any, Any]:
-        """For the weak model: (writes?, new value, result) when it reads ``old``."""
-        new = self.fn(old)
-        return new != old, new, old
-
     def execute(self, ex: Execution, tid: int) -> Any:
-        if ex.memory is not None and self.mode is not None:
-            return weak_execute(self, ex.memory, ex, tid)
         old = self.var._value
         self.var._value = self.fn(old)
         return old
@@ -68,16 +46,14 @@ class _CondUpdate(Op):
         return self.var
 
 
-def atomic_cond_update(var: Var, fn: Callable[[Any], Any], what: str = "update",
-                       mode: str | None = None) -> Op:
+def atomic_cond_update(var: Var, fn: Callable[[Any], Any], what: str = "update") -> Op:
     """Atomically replace the value ``v`` by ``fn(v)``; returns the old value.
 
     Used for the kernel's conditional atomics (``atomic_inc_not_zero``,
     ``__refcount_inc_not_zero_limited_acquire``, ``refcount_add_not_zero``): when ``fn``
-    leaves the value unchanged the step only reads, as a failed cmpxchg does.  ``mode`` is the
-    kernel operation's ordering under the weak memory model (None: sequentially consistent).
+    leaves the value unchanged the step only reads, as a failed cmpxchg does.
     """
-    return _CondUpdate(var, fn, what, mode)
+    return _CondUpdate(var, fn, what)
 
 
 class _Multi(Op):
