@@ -7,6 +7,7 @@ The public API is small: build a model from the primitives below, then :func:`ex
 from vmacheck.explore import (
     BUG_ON,
     FINDING_KINDS,
+    MEMORY_MODELS,
     MODES,
     WARN_ON,
     Allocation,
@@ -22,6 +23,7 @@ from vmacheck.explore import (
     ScheduleError,
     Shared,
     SpinLock,
+    SyncOp,
     Var,
     atomic_enter,
     atomic_exit,
@@ -35,6 +37,11 @@ from vmacheck.explore import (
     replay,
     report,
     retry,
+    smp_mb,
+    smp_mb__after_atomic,
+    smp_mb__before_atomic,
+    smp_rmb,
+    smp_wmb,
     spawn,
 )
 
@@ -43,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BUG_ON",
     "FINDING_KINDS",
+    "MEMORY_MODELS",
     "MODES",
     "WARN_ON",
     "Allocation",
@@ -58,6 +66,7 @@ __all__ = [
     "ScheduleError",
     "Shared",
     "SpinLock",
+    "SyncOp",
     "Var",
     "__version__",
     "atomic_enter",
@@ -72,5 +81,10 @@ __all__ = [
     "replay",
     "report",
     "retry",
+    "smp_mb",
+    "smp_mb__after_atomic",
+    "smp_mb__before_atomic",
+    "smp_rmb",
+    "smp_wmb",
     "spawn",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from vmacheck.cli_support import Progress, UsageError, parse_config, selection_from_args
+from vmacheck.explore.memory import MEMORY_MODELS, using
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -84,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario")
     p.add_argument("--schedule", required=True, help="schedule string, e.g. '0*3,1,0*2'")
     _common(p, budgets=False)
+    from vmacheck.cli_litmus import add_parser as add_litmus
+    add_litmus(sub)
+    for name in ("check", "outcomes", "diff", "replay"):
+        sub.choices[name].add_argument("--memory-model", default="sc", choices=MEMORY_MODELS,
+                                       help="memory model: sc (default) or weak")
     return parser
 
 
@@ -94,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         if args.command is None:
             raise UsageError("missing command (choose from list, check, outcomes, diff, "
-                             "replay; see --help)")
+                             "replay, litmus; see --help)")
         return _dispatch(args)
     except UsageError as err:
         print(f"vmacheck: error: {err}", file=sys.stderr)
@@ -119,6 +125,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     color = not args.no_color and sys.stdout.isatty()
     if args.command == "list":
         return cmd.do_list(args)
+    if args.command == "litmus":
+        from vmacheck.cli_litmus import do_litmus
+        return do_litmus(args)
+    with using(args.memory_model):
+        return _run_command(args, color)
+
+
+def _run_command(args: argparse.Namespace, color: bool) -> int:
+    from vmacheck import cli_commands as cmd
+
+    if args.memory_model != "sc" and not args.json:
+        print(f"memory model: {args.memory_model} (view-based release/acquire; see README "
+              "'Memory models')")
+
     selection = selection_from_args(args)
     if args.command == "replay":
         return cmd.do_replay(args, selection, color)

@@ -3,6 +3,7 @@
 from vmacheck.explore.api import MODES, Progress, explore
 from vmacheck.explore.core import Allocation, Execution, Op, Shared, current
 from vmacheck.explore.findings import FINDING_KINDS, Finding, Location, Outcome, Result
+from vmacheck.explore.memory import MEMORY_MODELS
 from vmacheck.explore.primitives import (
     BUG_ON,
     WARN_ON,
@@ -33,10 +34,19 @@ from vmacheck.explore.schedule import (
     parse_schedule,
     parse_schedule_choices,
 )
+from vmacheck.explore.weak_ops import (
+    SyncOp,
+    smp_mb,
+    smp_mb__after_atomic,
+    smp_mb__before_atomic,
+    smp_rmb,
+    smp_wmb,
+)
 
 __all__ = [
     "BUG_ON",
     "FINDING_KINDS",
+    "MEMORY_MODELS",
     "MODES",
     "WARN_ON",
     "Allocation",
@@ -54,6 +64,7 @@ __all__ = [
     "ScheduleError",
     "Shared",
     "SpinLock",
+    "SyncOp",
     "Var",
     "atomic_enter",
     "atomic_exit",
@@ -73,6 +84,11 @@ __all__ = [
     "replay",
     "report",
     "retry",
+    "smp_mb",
+    "smp_mb__after_atomic",
+    "smp_mb__before_atomic",
+    "smp_rmb",
+    "smp_wmb",
     "spawn",
     "thread_id",
     "unhold",

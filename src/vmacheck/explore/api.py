@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result
 from vmacheck.explore.lockdep import LockGraph
+from vmacheck.explore.memory import active_memory_model, using
 from vmacheck.explore.modes import Run, dpor, pct, preemption_bounded, random_walk
 from vmacheck.explore.runner import Model, replay, snapshot_threads
 from vmacheck.explore.schedule import context_switches, format_schedule
@@ -47,7 +49,16 @@ class _Tally:
     edge_schedules: dict[int, tuple[list[int], dict[int, int]]] = field(default_factory=dict)
 
 
-def explore(
+def explore(model: Model, *, memory_model: str | None = None, **options: Any) -> Result:
+    """Explore ``model`` (see :func:`_explore` for the options) under ``memory_model``:
+    ``"sc"`` (sequential consistency, the default) or ``"weak"``
+    (:mod:`vmacheck.explore.memory`); None keeps the one a ``with using(...)`` block set.
+    Findings are minimised and replayed under the same model."""
+    with using(memory_model or active_memory_model()):
+        return _explore(model, **options)
+
+
+def _explore(
     model: Model,
     *,
     mode: str = "dpor",
@@ -131,7 +142,7 @@ def explore(
     outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))  # type: ignore[call-overload]
                      for label, v in sorted(tally.outcomes.items()))
     return Result(mode, complete, tally.executions, tally.blocked, tally.steps, seconds,
-                  tuple(findings), outcomes, stop, tuple(tally.log))
+                  tuple(findings), outcomes, stop, tuple(tally.log), active_memory_model())
 
 
 def _strategy(model: Model, mode: str, seed: int, max_steps: int, depth: int, bound: int,

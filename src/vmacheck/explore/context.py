@@ -59,6 +59,7 @@ def loop_begin() -> None:
 class _RetryOp(Op):
     __slots__ = ("reads",)
     blocking = True
+    weak_aware = True
 
     def __init__(self, reads: dict[int, int]) -> None:
         self.reads = reads
@@ -68,7 +69,11 @@ class _RetryOp(Op):
 
     def enabled(self, ex: Execution, tid: int) -> bool:
         objs = ex.objects
-        return any(objs[oid].version != v for oid, v in self.reads.items())
+        if any(objs[oid].version != v for oid, v in self.reads.items()):
+            return True
+        # under the weak model a loop that read an old value may read a newer one
+        mem = ex.memory
+        return mem is not None and any(mem.stale(tid, oid) for oid in self.reads)
 
     def enabled_on(self, oid: int, snap: object, ex: Execution, tid: int) -> bool:
         for o, v in self.reads.items():
@@ -84,6 +89,10 @@ class _RetryOp(Op):
 
     def execute(self, ex: Execution, tid: int) -> None:
         ex.threads[tid].loop_reads = None
+        mem = ex.memory
+        if mem is not None:  # the loop spins until it sees the latest store of what it read
+            for oid in self.reads:
+                mem.catch_up(tid, oid)
 
     def describe(self) -> str:
         return "retry (wait for a change)"

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from vmacheck.explore import memory as _memory
 from vmacheck.explore import ops as _ops
 from vmacheck.explore.findings import Location, RawFinding
 from vmacheck.explore.ops import (
@@ -63,7 +64,11 @@ class Execution:
         listener: StepListener | None = None,
         lockdep: Any = None,
         values: ValueChooser | None = None,
+        memory_model: str | None = None,
     ) -> None:
+        mm = _memory.active_memory_model() if memory_model is None else memory_model
+        self.memory = None if mm == "sc" else _memory.WeakMemory()
+        """The weak memory state (None under sequential consistency)."""
         self.objects: list[Shared] = []
         self.threads: list[ThreadState] = []
         self.events: list[Event] = []
@@ -253,6 +258,9 @@ class Execution:
         # where the op is awaited: an invariant this step breaks is reported there
         where = self.location_of(tid) if self.invariants else None
         self.current_tid = tid
+        mem = self.memory
+        if mem is not None and not op.weak_aware:
+            mem.legacy_before(tid, fp, objs)
         if op.sleeps and t.atomic:
             self.report("sleep-in-atomic",
                         f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})", tid)
@@ -260,6 +268,8 @@ class Execution:
             result = op.execute(self, tid)
         finally:
             self.current_tid = None
+        if mem is not None and not op.weak_aware:
+            mem.legacy_after(tid, fp, objs)
         for oid, write in fp:
             if write:
                 objs[oid].version += 1

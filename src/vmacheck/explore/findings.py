@@ -121,6 +121,8 @@ class Result:
     outcomes: tuple[Outcome, ...]
     stop_reason: str
     execution_log: tuple[str, ...] = ()
+    memory_model: str = "sc"
+    """The memory model the exploration ran under (``sc`` or ``weak``)."""
 
     @property
     def ok(self) -> bool:

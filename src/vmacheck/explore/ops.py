@@ -95,6 +95,9 @@ class Op:
     __slots__ = ()
     blocking = False
     sleeps = False
+    weak_aware = False
+    """True for ops that implement the weak memory model themselves; others act, under it,
+    as SC read-modify-writes of the latest values of the variables they touch."""
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
         raise NotImplementedError
@@ -166,9 +169,13 @@ class SpawnOp(Op):
     def footprint(self, ex: Execution, tid: int) -> Footprint:
         return ()
 
+    weak_aware = True
+
     def execute(self, ex: Execution, tid: int) -> int:
         self.child = len(ex.threads)
         ex.threads.append(ThreadState(self.child, self.name, self.coro))
+        if ex.memory is not None:
+            ex.memory.spawn(tid, self.child)
         return self.child
 
     def describe(self) -> str:
@@ -194,6 +201,8 @@ class ChoiceOp(Op):
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
         return ()
+
+    weak_aware = True
 
     def execute(self, ex: Execution, tid: int) -> int:
         self.value = ex.choose(tid, self.n, self.what)
@@ -223,7 +232,11 @@ class JoinOp(Op):
     def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
         return frozenset({self.tid})
 
+    weak_aware = True
+
     def execute(self, ex: Execution, tid: int) -> Any:
+        if ex.memory is not None:
+            ex.memory.joined(tid, self.tid)
         return ex.threads[self.tid].result
 
     def describe(self) -> str:

@@ -9,17 +9,28 @@ here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from vmacheck.explore.core import Execution
+from vmacheck.explore.memory import LOAD_MODES, RMW_MODES, STORE_MODES
 from vmacheck.explore.ops import Footprint, Op, Shared, current
+from vmacheck.explore.weak_ops import weak_execute
 
 # --------------------------------------------------------------------------- variables
 
 
 class Var(Shared):
-    """A shared variable.  ``peek`` is for invariants and outcome functions only."""
+    """A shared variable.  ``peek`` is for invariants and outcome functions only.
+
+    Accesses take the kernel's ordering as ``mode`` (it matters only under the weak memory
+    model, :mod:`vmacheck.explore.memory`): loads ``"plain"``/``"once"`` (``READ_ONCE``),
+    ``"acquire"`` (``smp_load_acquire``), ``"rcu"`` (``rcu_dereference``); stores
+    ``"plain"``/``"once"`` (``WRITE_ONCE``), ``"release"`` (``smp_store_release``), ``"rcu"``
+    (``rcu_assign_pointer``); read-modify-writes ``"relaxed"``, ``"acquire"``, ``"release"``
+    or ``"mb"`` (fully ordered, the default, as the kernel's value-returning atomics).  A
+    load's ``dep`` names the variables whose loaded value its address depends on.
+    """
 
     __slots__ = ("_value",)
 
@@ -31,35 +42,65 @@ class Var(Shared):
         return (self._value, self.version)
 
     def peek(self) -> Any:
-        """Read without a step: allowed in invariants, outcomes and model set-up only."""
+        """Read without a step: allowed in invariants, outcomes and model set-up only.  Under
+        the weak model: the last value in modification order."""
         ex = current()
         if ex.current_tid is not None:
             raise RuntimeError(f"peek() of {self.name} from a running thread: use await .load()")
         return self._value
 
-    def load(self) -> Op:
-        return _VarOp(self, "load", None, None)
+    def load(self, mode: str = "plain", dep: Var | Sequence[Var] | None = None) -> Op:
+        if mode == "plain" and dep is None:
+            return _VarOp(self, "load", None, None)
+        return _ModeVarOp(self, "load", None, None, _mode(mode, LOAD_MODES), _deps(dep))
 
-    def store(self, value: Any) -> Op:
-        return _VarOp(self, "store", value, None)
+    def store(self, value: Any, mode: str = "plain") -> Op:
+        if mode == "plain":
+            return _VarOp(self, "store", value, None)
+        return _ModeVarOp(self, "store", value, None, _mode(mode, STORE_MODES))
 
-    def cas(self, expected: Any, new: Any) -> Op:
+    def cas(self, expected: Any, new: Any, mode: str = "mb") -> Op:
         """Compare-and-swap; returns True on success.  A failed CAS is a read."""
-        return _VarOp(self, "cas", expected, new)
+        return _rmw(self, "cas", expected, new, mode)
 
-    def fetch_add(self, delta: int) -> Op:
-        return _VarOp(self, "fetch_add", delta, None)
+    def fetch_add(self, delta: int, mode: str = "mb") -> Op:
+        return _rmw(self, "fetch_add", delta, None, mode)
 
-    def xchg(self, value: Any) -> Op:
-        return _VarOp(self, "xchg", value, None)
+    def xchg(self, value: Any, mode: str = "mb") -> Op:
+        return _rmw(self, "xchg", value, None, mode)
 
-    def update(self, fn: Callable[[Any], Any]) -> Op:
+    def update(self, fn: Callable[[Any], Any], mode: str = "mb") -> Op:
         """Atomic read-modify-write with a pure function; returns the old value."""
-        return _VarOp(self, "update", fn, None)
+        return _rmw(self, "update", fn, None, mode)
+
+
+def _rmw(var: Var, kind: str, a: Any, b: Any, mode: str) -> Op:
+    if mode == "mb":
+        return _VarOp(var, kind, a, b)
+    return _ModeVarOp(var, kind, a, b, _mode(mode, RMW_MODES))
+
+
+def _mode(mode: str, allowed: frozenset[str]) -> str:
+    if mode not in allowed:
+        raise ValueError(f"access mode {mode!r}: choose one of {', '.join(sorted(allowed))}")
+    return mode
+
+
+def _deps(dep: Var | Sequence[Var] | None) -> tuple[int, ...]:
+    if dep is None:
+        return ()
+    if isinstance(dep, Var):
+        return (dep.oid,)
+    return tuple(v.oid for v in dep)
 
 
 class _VarOp(Op):
+    """An access with the default ordering: a plain load or store, a fully ordered RMW."""
+
     __slots__ = ("a", "b", "kind", "var")
+    weak_aware = True
+    mode = "plain"
+    deps: tuple[int, ...] = ()
 
     def __init__(self, var: Var, kind: str, a: Any, b: Any) -> None:
         self.var = var
@@ -70,7 +111,7 @@ class _VarOp(Op):
     def footprint(self, ex: Execution, tid: int) -> Footprint:
         if self.kind == "load":
             return self.var.fp(False)
-        if self.kind == "cas":
+        if self.kind == "cas" and ex.memory is None:
             return self.var.fp(self.var._value == self.a)
         return self.var.fp(True)
 
@@ -80,11 +121,13 @@ class _VarOp(Op):
 
     def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
         snap = snaps.get(self.var.oid)
-        if self.kind != "cas" or not isinstance(snap, tuple):
+        if self.kind != "cas" or not isinstance(snap, tuple) or current().memory is not None:
             return fp
         return self.var.fp(snap[0] == self.a)
 
     def execute(self, ex: Execution, tid: int) -> Any:
+        if ex.memory is not None:
+            return weak_execute(self, ex.memory, ex, tid)
         v = self.var
         old = v._value
         k = self.kind
@@ -107,17 +150,43 @@ class _VarOp(Op):
         v._value = self.a(old)
         return old
 
+    def new_value(self, old: Any) -> tuple[bool, Any, Any]:
+        """For an RMW reading ``old``: (writes?, new value, result)."""
+        k = self.kind
+        if k == "cas":
+            return (True, self.b, True) if old == self.a else (False, old, False)
+        if k == "fetch_add":
+            return True, old + self.a, old
+        if k == "xchg":
+            return True, self.a, old
+        return True, self.a(old), old
+
     def describe(self) -> str:
+        mode = "" if self.mode in ("plain", "mb") else f" ({self.mode})"
+        if self.kind not in ("load", "store") and self.mode == "plain":
+            mode = ""
         if self.kind == "load":
-            return f"load {self.var.name}"
+            return f"load {self.var.name}{mode}"
         if self.kind == "cas":
-            return f"cas {self.var.name} {self.a!r}->{self.b!r}"
+            return f"cas {self.var.name} {self.a!r}->{self.b!r}{mode}"
         if self.kind == "update":
-            return f"update {self.var.name}"
-        return f"{self.kind} {self.var.name} {self.a!r}"
+            return f"update {self.var.name}{mode}"
+        return f"{self.kind} {self.var.name} {self.a!r}{mode}"
 
     def target(self) -> Shared:
         return self.var
+
+
+class _ModeVarOp(_VarOp):
+    """An access with an explicit ordering (``mode``) or address dependency (``deps``)."""
+
+    __slots__ = ("deps", "mode")
+
+    def __init__(self, var: Var, kind: str, a: Any, b: Any, mode: str,
+                 deps: tuple[int, ...] = ()) -> None:
+        super().__init__(var, kind, a, b)
+        self.mode = mode
+        self.deps = deps
 
 
 # --------------------------------------------------------------------------- mutex, spinlock
@@ -197,6 +266,8 @@ class _LockOp(Op):
     def waits_for(self, ex: Execution, tid: int) -> frozenset[int]:
         return frozenset() if self.lk.owner is None else frozenset({self.lk.owner})
 
+    weak_aware = True
+
     def execute(self, ex: Execution, tid: int) -> Any:
         lk = self.lk
         spin = not lk.sleeping
@@ -205,6 +276,8 @@ class _LockOp(Op):
                 who = "nobody" if lk.owner is None else ex.threads[lk.owner].name
                 ex.report("bad-unlock", f"unlock of {lk.name} held by {who}", tid)
                 return None
+            if ex.memory is not None:  # unlock is a release
+                ex.memory.release_to(tid, lk.oid)
             lk.owner = None
             ex.unhold(tid, lk)
             if spin:
@@ -216,6 +289,8 @@ class _LockOp(Op):
             ex.report("deadlock", f"recursive lock of {lk.name}", tid,
                       extra={"cycle": [ex.threads[tid].name]})
         lk.owner = tid
+        if ex.memory is not None:  # lock is an acquire
+            ex.memory.acquire_from(tid, lk.oid)
         ex.hold(tid, lk, lk.name, lk.lock_class, trylock=self.kind == "trylock")
         if spin:
             ex.threads[tid].atomic.append(f"spinlock {lk.name}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from vmacheck.explore.core import Execution, StepListener, TraceStep, ValueChooser
 from vmacheck.explore.findings import RawFinding, ThreadSnapshot
+from vmacheck.explore.memory import using
 from vmacheck.explore.schedule import ScheduleError, format_schedule, parse_schedule_choices
 
 Model = Callable[[], Iterable[Any]]
@@ -149,7 +150,7 @@ def snapshot_threads(model: Model, schedule: list[int], *, max_steps: int = 10_0
 
 
 def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000,
-           choices: dict[int, int] | None = None) -> Replay:
+           choices: dict[int, int] | None = None, memory_model: str | None = None) -> Replay:
     """Re-execute a schedule exactly, recording a full trace.  A schedule string carries the
     values of its choices (``"1:2"``); with a list of thread ids, give them as ``choices``
     (step index to value)."""
@@ -157,6 +158,9 @@ def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000,
         tids, choices = parse_schedule_choices(schedule)
     else:
         tids = list(schedule)
+    if memory_model is not None:
+        with using(memory_model):
+            return replay(model, tids, max_steps=max_steps, choices=choices)
     ex, sched, _ = run_one(model, follow(tids), max_steps=max_steps, record=True,
                            values=by_step(choices or {}))
     return Replay(format_schedule(sched, ex.choices), tuple(ex.findings), tuple(ex.trace),

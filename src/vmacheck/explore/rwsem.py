@@ -184,6 +184,8 @@ class _RwOp(Op):
             readers = list(s.readers)
             readers.remove(tid)
             s.readers = tuple(readers)
+            if ex.memory is not None:  # up_read is a release
+                ex.memory.release_to(tid, s.oid)
             ex.unhold(tid, (s, "R"))
             return None
         if s.writer != tid:
@@ -191,6 +193,8 @@ class _RwOp(Op):
             return None
         if self.sem.seq is not None:
             self.sem.seq._value += 1
+        if ex.memory is not None:  # up_write and downgrade_write are releases
+            ex.memory.release_to(tid, s.oid)
         ex.unhold(tid, (s, "W"))
         s.writer = None
         if k == "downgrade":
@@ -216,6 +220,8 @@ class _RwOp(Op):
 
     def _acquire(self, ex: Execution, tid: int, mode: str, trylock: bool = False) -> None:
         s = self.sem
+        if ex.memory is not None:  # every grant is an acquire
+            ex.memory.acquire_from(tid, s.oid)
         if mode == "W":
             s.writer = tid
             if s.seq is not None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from vmacheck.explore import Op, atomic_enter, atomic_exit, spawn, thread_id
+from vmacheck.explore import Op, Var, atomic_enter, atomic_exit, spawn, thread_id
 from vmacheck.explore.core import Execution, Footprint
+from vmacheck.explore.primitives import _ModeVarOp
+from vmacheck.explore.weak_ops import fence_footprint
 from vmacheck.kernel.include.linux.mm_types import KernelState, kernel_state
 
 
@@ -25,11 +27,30 @@ def _reader_var_index(state: KernelState, tid: int) -> int:
     return tid
 
 
+class _ReaderUpdate(_ModeVarOp):
+    """The update of a thread's read-side state.  Under the weak memory model an outermost
+    ``rcu_read_lock`` sees everything ordered before the start of every grace period that did
+    not wait for it, and an outermost ``rcu_read_unlock`` publishes the section to the grace
+    period that waits for it (the kernel memory model's RCU guarantee); no fence otherwise."""
+
+    __slots__ = ()
+
+    def execute(self, ex: Execution, tid: int) -> Any:
+        old = super().execute(ex, tid)
+        mem = ex.memory
+        if mem is not None:
+            if self.b == "lock" and old[0] == 0:
+                mem.acquire_from(tid, ("rcu grace period start",))
+            elif self.b == "unlock" and old[0] == 1:
+                mem.release_to(tid, ("rcu read-side end", tid))
+        return old
+
+
 async def rcu_read_lock() -> None:
     """``rcu_read_lock`` (include/linux/rcupdate.h): enter a read-side critical section."""
     state = kernel_state()
     var = state.rcu_readers[_reader_var_index(state, thread_id())]
-    await var.update(lambda v: (v[0] + 1, v[1] + (1 if v[0] == 0 else 0)))
+    await _reader_update(var, lambda v: (v[0] + 1, v[1] + (1 if v[0] == 0 else 0)), "lock")
     atomic_enter("rcu_read_lock")
 
 
@@ -38,7 +59,11 @@ async def rcu_read_unlock() -> None:
     state = kernel_state()
     atomic_exit("rcu_read_lock")
     var = state.rcu_readers[_reader_var_index(state, thread_id())]
-    await var.update(lambda v: (max(v[0] - 1, 0), v[1]))
+    await _reader_update(var, lambda v: (max(v[0] - 1, 0), v[1]), "unlock")
+
+
+def _reader_update(var: Var, fn: Any, which: str) -> Op:
+    return _ReaderUpdate(var, "update", fn, which, "relaxed")
 
 
 class _GpStart(Op):
@@ -46,16 +71,25 @@ class _GpStart(Op):
 
     __slots__ = ("state",)
     sleeps = True
+    weak_aware = True
 
     def __init__(self, state: KernelState) -> None:
         self.state = state
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
-        return tuple(fp for v in self.state.rcu_readers for fp in v.fp(False))
+        return (*(fp for v in self.state.rcu_readers for fp in v.fp(False)),
+                *fence_footprint(ex))
 
     def execute(self, ex: Execution, tid: int) -> dict[int, int]:
-        return {t: v._value[1] for t, v in enumerate(self.state.rcu_readers)
-                if v._value[0] > 0 and t != tid}
+        readers = {t: v._value[1] for t, v in enumerate(self.state.rcu_readers)
+                   if v._value[0] > 0 and t != tid}
+        mem = ex.memory
+        if mem is not None:  # synchronize_rcu starts with a full barrier
+            mem.fence(tid, "mb")
+            mem.release_to(tid, ("rcu grace period start",))
+            if not readers:  # and ends, at once, with another
+                mem.fence(tid, "mb")
+        return readers
 
     def describe(self) -> str:
         return "synchronize_rcu (start grace period)"
@@ -77,7 +111,8 @@ class _GpWait(Op):
         self.readers = readers
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
-        return tuple(fp for t in self.readers for fp in self.state.rcu_readers[t].fp(False))
+        return (*(fp for t in self.readers for fp in self.state.rcu_readers[t].fp(False)),
+                *fence_footprint(ex))
 
     def enabled(self, ex: Execution, tid: int) -> bool:
         rr = self.state.rcu_readers
@@ -98,7 +133,14 @@ class _GpWait(Op):
         return frozenset(t for t, n in self.readers.items()
                          if not _section_ended(rr[t]._value, n))
 
+    weak_aware = True
+
     def execute(self, ex: Execution, tid: int) -> None:
+        mem = ex.memory
+        if mem is not None:  # the waited-for sections happen before; then a full barrier
+            for t in self.readers:
+                mem.acquire_from(tid, ("rcu read-side end", t))
+            mem.fence(tid, "mb")
         return None
 
     def describe(self) -> str:

@@ -93,7 +93,7 @@ async def _node_store(item: Any, on_list: bool) -> None:
 
 async def list_lru_count(lru: ListLru) -> int:
     """``list_lru_count`` (mm/list_lru.c): a lockless read of the item count."""
-    items: tuple[Any, ...] = await lru.items.load()
+    items: tuple[Any, ...] = await lru.items.load(mode="once")
     return len(items)
 
 

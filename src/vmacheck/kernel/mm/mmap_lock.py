@@ -99,7 +99,7 @@ async def __vma_start_write(vma: VmAreaStruct,
     assert mm is not None
     mm_lock_seq = await mm.mm_lock_seq.load()
     detached, exclusive = await __vma_start_exclude_readers(vma, False, state)
-    await vma.vm_lock_seq.store(mm_lock_seq)
+    await vma.vm_lock_seq.store(mm_lock_seq, mode="once")
     if exclusive:
         detached = await __vma_end_exclude_readers(vma)
         WARN_ON(detached, f"__vma_start_write detached {vma.name}")
@@ -181,7 +181,7 @@ async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int 
             return -EAGAIN
         return None
     # 3. the slab object may have been reused by another mm (9bbffee67ffd)
-    other_mm = await vma.slot.vm_mm.load()
+    other_mm = await vma.slot.vm_mm.load(mode="once")
     if other_mm is not mm:
         await rcu_read_unlock()
         await mmgrab(other_mm)

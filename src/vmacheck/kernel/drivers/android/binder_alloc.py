@@ -20,6 +20,7 @@ from vmacheck.explore import BUG_ON, WARN_ON, Allocation, Mutex, Var
 from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android import mm_glue as mmg
 from vmacheck.kernel.lib.list_lru import ListLru, list_lru_add, list_lru_del
+from vmacheck.kernel.variants import kfunc
 
 PAGE_SIZE = bb.PAGE_SIZE
 ESRCH = -3
@@ -109,23 +110,32 @@ class BinderAlloc:
 
 async def binder_get_installed_page(alloc: BinderAlloc, index: int) -> Any:
     """``binder_get_installed_page``: ``smp_load_acquire(&alloc->pages[index])``."""
-    return await alloc.pages[index].load()
+    return await alloc.pages[index].load(mode="acquire")
 
 
+@kfunc("mainline")
 async def binder_set_installed_page(alloc: BinderAlloc, index: int, page: Any) -> None:
-    """``binder_set_installed_page``: ``smp_store_release(&alloc->pages[index], page)``."""
-    await alloc.pages[index].store(page)
+    """``binder_set_installed_page``: ``smp_store_release(&alloc->pages[index], page)``: the
+    page's set-up (``page_private``) is visible to whoever finds it in ``pages[]``."""
+    await alloc.pages[index].store(page, mode="release")
+
+
+@binder_set_installed_page.variant("no-release")
+async def _binder_set_installed_page_once(alloc: BinderAlloc, index: int, page: Any) -> None:
+    """``binder_set_installed_page`` with ``WRITE_ONCE`` instead of ``smp_store_release``: a
+    reader of ``pages[]`` may find the page before its ``page_private`` is visible."""
+    await alloc.pages[index].store(page, mode="once")
 
 
 async def binder_alloc_is_mapped(alloc: BinderAlloc) -> bool:
-    """``binder_alloc_is_mapped``: acquire load of ``alloc->mapped``."""
-    value: bool = await alloc.mapped.load()
+    """``binder_alloc_is_mapped``: ``smp_load_acquire(&alloc->mapped)``."""
+    value: bool = await alloc.mapped.load(mode="acquire")
     return value
 
 
 async def binder_alloc_set_mapped(alloc: BinderAlloc, state: bool) -> None:
-    """``binder_alloc_set_mapped``: release store of ``alloc->mapped``."""
-    await alloc.mapped.store(state)
+    """``binder_alloc_set_mapped``: ``smp_store_release(&alloc->mapped, state)``."""
+    await alloc.mapped.store(state, mode="release")
 
 
 async def page_to_lru(page: Any) -> BinderShrinkerMdata:

@@ -37,8 +37,8 @@ def tree_find_from(tree: tuple[TreeEntry, ...], addr: int) -> TreeEntry | None:
 
 async def mas_walk(mm: MmStruct, addr: int) -> VmAreaStruct | None:
     """``mas_walk`` (lib/maple_tree.c) as used by ``lock_vma_under_rcu``: the VMA pointer
-    stored for ``addr``, read under RCU."""
-    tree = await mm.mm_mt.load()
+    stored for ``addr``, read under RCU (``rcu_dereference_check`` of the tree's nodes)."""
+    tree = await mm.mm_mt.load(mode="rcu")
     return tree_find(tree, addr)
 
 
@@ -86,12 +86,13 @@ async def vma_iter_store(mm: MmStruct, start: int, end: int, vma: VmAreaStruct) 
         kept = tuple(x for x in _tree_without(tree, start, end) if x[2] is not vma)
         return tuple(sorted((*kept, (start, end, vma)), key=lambda x: x[0]))
 
-    await mm.mm_mt.update(store)
+    # the maple tree publishes its new nodes with rcu_assign_pointer (a release)
+    await mm.mm_mt.update(store, mode="release")
 
 
 async def vma_iter_clear(mm: MmStruct, start: int, end: int) -> None:
     """``vma_iter_clear_gfp`` (mm/vma.h): remove every range within ``[start, end)``."""
-    await mm.mm_mt.update(lambda tree: _tree_without(tree, start, end))
+    await mm.mm_mt.update(lambda tree: _tree_without(tree, start, end), mode="release")
 
 
 # --------------------------------------------------------------------------- pages
@@ -109,7 +110,7 @@ async def alloc_page() -> Page | None:
 async def get_page(page: Page) -> None:
     """``get_page`` (include/linux/mm.h): take a reference (touching a freed page is a
     use-after-free)."""
-    old = await page._refcount.fetch_add(1)
+    old = await page._refcount.fetch_add(1, mode="relaxed")
     WARN_ON(old <= 0, f"get_page on {page} with refcount {old}")
 
 

@@ -13,7 +13,7 @@ from vmacheck.kernel.include.linux.mm_types import MmStruct
 
 async def mmgrab(mm: MmStruct) -> None:
     """``mmgrab`` (include/linux/sched/mm.h): pin the ``mm_struct`` memory (``mm_count``)."""
-    old = await mm.mm_count.fetch_add(1)
+    old = await mm.mm_count.fetch_add(1, mode="relaxed")
     WARN_ON(old <= 0, f"mmgrab of {mm.name} with mm_count {old}")
 
 
@@ -27,7 +27,7 @@ async def mmdrop(mm: MmStruct) -> None:
 
 async def mmget(mm: MmStruct) -> None:
     """``mmget`` (include/linux/sched/mm.h): take an ``mm_users`` reference."""
-    await mm.mm_users.fetch_add(1)
+    await mm.mm_users.fetch_add(1, mode="relaxed")
 
 
 async def mmget_not_zero(mm: MmStruct) -> bool:
