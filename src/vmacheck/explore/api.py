@@ -107,8 +107,9 @@ def _explore(
                                                 ex.thread_choices())
                 else:
                     seen.count += 1
-            label = ex.outcome()
-            if label or ex.outcome_fns or ex.labels:
+            # a sleep-set-blocked execution stopped part way: it reached no end state
+            label = "" if blocked else ex.outcome()
+            if not blocked and (label or ex.outcome_fns or ex.labels):
                 entry = tally.outcomes.setdefault(label,
                                                   [0, format_schedule(sched, ex.choices)])
                 entry[0] = int(entry[0]) + 1  # type: ignore[call-overload]
