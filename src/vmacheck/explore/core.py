@@ -73,8 +73,9 @@ class Execution:
         self.invariants: list[tuple[str, Callable[[], object], bool]] = []
         self._step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None]] = []
         """Checks run after steps: with the object ids they read (None: not declared)."""
-        self.bookkeeping_changed = False
-        """Set when a thread's held resources, atomic context or liveness changed."""
+        self.bookkeeping = 0
+        """Counts changes of threads' held resources, atomic contexts and liveness."""
+        self._checked_bookkeeping = 0
         self.outcome_fns: list[Callable[[], object]] = []
         self.trace: list[TraceStep] = []
         self.max_steps = max_steps
@@ -219,14 +220,14 @@ class Execution:
         if lock_class is not None and self.lockdep is not None and not trylock:
             self.lockdep.acquire(self, t, lock_class, desc)
         t.held.append(Held(key, desc, lock_class, where))
-        self.bookkeeping_changed = True
+        self.bookkeeping += 1
 
     def unhold(self, tid: int, key: object) -> bool:
         held = self.threads[tid].held
         for i in range(len(held) - 1, -1, -1):
             if held[i].key == key:
                 del held[i]
-                self.bookkeeping_changed = True
+                self.bookkeeping += 1
                 return True
         return False
 
@@ -299,7 +300,7 @@ class Execution:
             if self.listener is not None:
                 self.listener(self, event)
             self._advance(self.threads[op.child], None, None)
-            self.bookkeeping_changed = True
+            self.bookkeeping += 1
         else:
             if isinstance(op, JoinOp):
                 event.joined = op.tid
@@ -308,7 +309,7 @@ class Execution:
             if self.listener is not None:
                 self.listener(self, event)
         self._advance(t, result, None)
-        if self._step_checks and (wrote or self.bookkeeping_changed):
+        if self._step_checks and (wrote or self.bookkeeping != self._checked_bookkeeping):
             self._check_step(tid, site, wrote)
         return event
 
@@ -320,8 +321,8 @@ class Execution:
 
     def _check_step(self, tid: int, site: tuple[Any, int] | None, wrote: list[int]) -> None:
         """Run the per-step checks that what this step changed may affect."""
-        any_change = self.bookkeeping_changed
-        self.bookkeeping_changed = False
+        any_change = self.bookkeeping != self._checked_bookkeeping
+        self._checked_bookkeeping = self.bookkeeping
         for name, check, reads in self._step_checks:
             if name in self._failed_invariants:
                 continue
@@ -373,7 +374,7 @@ class Execution:
                                     tuple(h.desc for h in t.held)))
 
     def _kill(self, t: ThreadState) -> None:
-        self.bookkeeping_changed = True
+        self.bookkeeping += 1
         t.dead = True
         t.pending = None
         if t.coro is not None:
@@ -416,7 +417,7 @@ class Execution:
             self.current_tid = None
             self._in_thread_code = False
             if not running:
-                self.bookkeeping_changed = True
+                self.bookkeeping += 1
         if not isinstance(op, Op):
             self.report("exception", f"model awaited a non-vmacheck object: {op!r}", t.tid)
             self._kill(t)
@@ -434,7 +435,7 @@ class Execution:
 
     def _check_invariants(self, tid: int | None, *, at_end: bool) -> None:
         """Run every check of one kind: per-step ones (at the start) or end ones."""
-        self.bookkeeping_changed = False
+        self._checked_bookkeeping = self.bookkeeping
         for name, check, end_only in self.invariants:
             if end_only != at_end or name in self._failed_invariants:
                 continue
