@@ -1,7 +1,8 @@
 """vmacheck: systematic interleaving checks for Linux mmap_lock and per-VMA lock changes.
 
-The public API is small: build a model from the primitives below, then :func:`explore` it or
-:func:`replay` a schedule.  Everything else lives in private modules.
+The public API is small: build a model from the primitives below, then :func:`explore` it,
+:func:`replay` a schedule, or :func:`run` it once (sequential drivers).  Everything else
+lives in private modules.
 """
 
 from vmacheck.explore import (
@@ -18,6 +19,7 @@ from vmacheck.explore import (
     Progress,
     Replay,
     Result,
+    RunResult,
     RwSem,
     ScheduleError,
     Shared,
@@ -35,6 +37,7 @@ from vmacheck.explore import (
     replay,
     report,
     retry,
+    run,
     spawn,
 )
 
@@ -54,6 +57,7 @@ __all__ = [
     "Progress",
     "Replay",
     "Result",
+    "RunResult",
     "RwSem",
     "ScheduleError",
     "Shared",
@@ -72,5 +76,6 @@ __all__ = [
     "replay",
     "report",
     "retry",
+    "run",
     "spawn",
 ]

@@ -26,7 +26,7 @@ from vmacheck.explore.primitives import (
     thread_id,
     unhold,
 )
-from vmacheck.explore.runner import NondeterministicModel, Replay, replay
+from vmacheck.explore.runner import NondeterministicModel, Replay, RunResult, replay, run
 from vmacheck.explore.schedule import (
     ScheduleError,
     format_schedule,
@@ -50,6 +50,7 @@ __all__ = [
     "Progress",
     "Replay",
     "Result",
+    "RunResult",
     "RwSem",
     "ScheduleError",
     "Shared",
@@ -73,6 +74,7 @@ __all__ = [
     "replay",
     "report",
     "retry",
+    "run",
     "spawn",
     "thread_id",
     "unhold",

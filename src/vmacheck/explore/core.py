@@ -37,6 +37,7 @@ from vmacheck.explore.state import (
     _await_site,
     _exc_location,
     _find_cycle,
+    _is_engine,
     _is_null_deref,
     _live_stack,
     _thread_spec,
@@ -64,6 +65,7 @@ class Execution:
         listener: StepListener | None = None,
         lockdep: Any = None,
         values: ValueChooser | None = None,
+        sites: bool = True,
     ) -> None:
         self.objects: list[Shared] = []
         self.threads: list[ThreadState] = []
@@ -87,6 +89,10 @@ class Execution:
         """Per step index, the value its nondeterministic choice took."""
         self.choice_tids: dict[int, int] = {}
         """Per step index that made a choice, the thread that made it."""
+        self.sites = sites
+        """Note where each step's op is awaited, so that an invariant it breaks is located
+        there (off: located where the thread stopped after the step; for cheap runs that
+        repeat themselves with sites on when an invariant fires)."""
         self.current_tid: int | None = None
         self._in_thread_code = False
         self._observer: Shared | None = None
@@ -167,8 +173,19 @@ class Execution:
         self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {}))
 
     def location_of(self, tid: int) -> Location | None:
-        stack = self.stack_of(tid)
-        return stack[-1] if stack else None
+        """The innermost model frame of a thread (``stack_of(tid)[-1]``), found without
+        building the whole stack."""
+        if self.current_tid == tid and self._in_thread_code:
+            f: Any = sys._getframe(1)
+            while f is not None:
+                code = f.f_code
+                if not _is_engine(code):
+                    return Location(code.co_name, code.co_filename, f.f_lineno)
+                f = f.f_back
+            return None
+        site = _await_site(self.threads[tid].coro)
+        return None if site is None else Location(site[0].co_name, site[0].co_filename,
+                                                  site[1])
 
     def stack_of(self, tid: int) -> tuple[Location, ...]:
         """The model call stack of a thread: from the live frames if it is running, else from
@@ -257,14 +274,15 @@ class Execution:
         _ops._CURRENT = self
         fp = op.footprint(self, tid)
         objs = self.objects
-        snapl = []
+        snapl: list[object] | None = [] if self.listener is not None else None
         wrote: list[int] = []
         for oid, w in fp:
             obj = objs[oid]
             a = obj.alloc
             if a is not None and a.freed:
                 return self._uaf(t, op, self._observed(fp), obj)
-            snapl.append(obj.snapshot())
+            if snapl is not None:  # the states before the step, for the explorer's races
+                snapl.append(obj.snapshot())
             if w:
                 wrote.append(oid)
         if wrote and self._observer is not None:
@@ -272,14 +290,15 @@ class Execution:
             for oid in wrote:
                 if oid in visible:
                     fp = (*fp, (self._observer.oid, True))
-                    snapl.append(self._observer.snapshot())
+                    if snapl is not None:
+                        snapl.append(self._observer.snapshot())
                     wrote.append(self._observer.oid)
                     break
-        event = Event(len(self.events), tid, fp, op, tuple(snapl))
+        event = Event(len(self.events), tid, fp, op, () if snapl is None else tuple(snapl))
         if self.record:
             self._record(t, op, fp)
         # where the op is awaited: an invariant this step breaks is reported there
-        site = _await_site(t.coro) if self._step_checks else None
+        site = _await_site(t.coro) if self._step_checks and self.sites else None
         self.current_tid = tid
         if t.atomic and op.sleeps:
             self.report("sleep-in-atomic",

@@ -103,6 +103,14 @@ def _exc_location(err: BaseException) -> Location | None:
 _ENGINE_CODE: dict[CodeType, bool] = {}
 
 
+def _is_engine(code: CodeType) -> bool:
+    """Is this code the engine's (a file of this folder)?  Cached per code object."""
+    e = _ENGINE_CODE.get(code)
+    if e is None:
+        e = _ENGINE_CODE[code] = code.co_filename.startswith(ENGINE_DIR)
+    return e
+
+
 def _await_site(coro: Any) -> tuple[CodeType, int] | None:
     """The innermost model frame of a suspended thread, as (code, line): where it awaits its
     pending op.  The cheap form of ``Execution.location_of`` for a thread that is not
