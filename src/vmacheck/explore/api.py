@@ -159,12 +159,13 @@ def _finalise_all(model: Model, tally: _Tally, max_steps: int, minimise: bool, s
                   progress: Callable[[Progress], None] | None, mode: str) -> list[Finding]:
     """Every finding with its minimised interleaving.  Minimising all findings together
     costs at most a tenth of the exploration's executions (at least ``MINIMISE_FLOOR``, at
-    most ``max_executions``) and time (at least 2 s, at most ``max_seconds``); each finding
-    gets an equal share of what is left."""
+    most ``max_executions``), and at most half its time (at least 5 s, at most
+    ``max_seconds``: a safety net that seldom binds, so that minimal schedules do not depend
+    on the machine's load); each finding gets an equal share of what is left."""
     executions = max(MINIMISE_FLOOR, tally.executions // MINIMISE_SHARE)
     if max_executions is not None:
         executions = min(executions, max(max_executions, 1))
-    time_left = max(2.0, seconds / MINIMISE_SHARE)
+    time_left = max(5.0, seconds / 2)
     if max_seconds is not None:
         time_left = min(time_left, max_seconds)
     start = time.monotonic()

@@ -56,6 +56,10 @@ __all__ = [
 class Execution:
     """Runs one interleaving of a model; the scheduler picks which thread steps next."""
 
+    check_every_step = False
+    """Run every per-step check after every step, not only when what it reads may have
+    changed (to verify that rule; the findings are the same, only slower)."""
+
     def __init__(
         self,
         model: Callable[[], Iterable[Any]],
@@ -328,7 +332,8 @@ class Execution:
             if self.listener is not None:
                 self.listener(self, event)
         self._advance(t, result, None)
-        if self._step_checks and (wrote or self.bookkeeping != self._checked_bookkeeping):
+        if self._step_checks and (wrote or self.bookkeeping != self._checked_bookkeeping
+                                  or self.check_every_step):
             self._check_step(tid, site, wrote)
         return event
 
@@ -340,7 +345,7 @@ class Execution:
 
     def _check_step(self, tid: int, site: tuple[Any, int] | None, wrote: list[int]) -> None:
         """Run the per-step checks that what this step changed may affect."""
-        any_change = self.bookkeeping != self._checked_bookkeeping
+        any_change = self.bookkeeping != self._checked_bookkeeping or self.check_every_step
         self._checked_bookkeeping = self.bookkeeping
         for name, check, reads in self._step_checks:
             if name in self._failed_invariants:
@@ -348,7 +353,7 @@ class Execution:
             if reads is None:
                 if not (wrote or any_change):
                     continue
-            elif not any(oid in reads for oid in wrote):
+            elif not (self.check_every_step or any(oid in reads for oid in wrote)):
                 continue
             self._run_check(name, check, tid, site)
 
