@@ -345,35 +345,50 @@ class Execution:
 
     def _check_step(self, tid: int, site: tuple[Any, int] | None, wrote: list[int]) -> None:
         """Run the per-step checks that what this step changed may affect."""
-        any_change = self.bookkeeping != self._checked_bookkeeping or self.check_every_step
+        every = self.check_every_step
+        any_change = wrote or self.bookkeeping != self._checked_bookkeeping or every
         self._checked_bookkeeping = self.bookkeeping
+        failed = self._failed_invariants
         for name, check, reads in self._step_checks:
-            if name in self._failed_invariants:
-                continue
             if reads is None:
-                if not (wrote or any_change):
+                if not any_change:
                     continue
-            elif not (self.check_every_step or any(oid in reads for oid in wrote)):
+            elif not (every or any(oid in reads for oid in wrote)):
                 continue
-            self._run_check(name, check, tid, site)
+            if failed and name in failed:
+                continue
+            error: Exception | None = None
+            try:
+                if check():
+                    continue
+            except Exception as err:
+                error = err
+            self._fail(name, error, tid, site)
 
     def _run_check(self, name: str, check: Callable[[], object], tid: int | None,
                    site: tuple[Any, int] | None) -> None:
-        key = name
         try:
-            ok = check()
+            if check():
+                return
+            error: Exception | None = None
         except Exception as err:
-            ok = False
-            name = f"{name} ({type(err).__name__}: {err})"
-        if not ok:
-            self._failed_invariants.add(key)
-            loc: Location | None = None
-            if site is not None:
-                code, line = site
-                loc = Location(code.co_name, code.co_filename, line)
-            elif tid is not None and self.threads[tid].live:
-                loc = self.location_of(tid)
-            self.report("invariant", f"invariant violated: {name}", tid, loc)
+            error = err
+        self._fail(name, error, tid, site)
+
+    def _fail(self, name: str, error: Exception | None, tid: int | None,
+              site: tuple[Any, int] | None) -> None:
+        """Report a check that failed (returned false, or raised ``error``)."""
+        key = name
+        if error is not None:
+            name = f"{name} ({type(error).__name__}: {error})"
+        self._failed_invariants.add(key)
+        loc: Location | None = None
+        if site is not None:
+            code, line = site
+            loc = Location(code.co_name, code.co_filename, line)
+        elif tid is not None and self.threads[tid].live:
+            loc = self.location_of(tid)
+        self.report("invariant", f"invariant violated: {name}", tid, loc)
 
     def _uaf(self, t: ThreadState, op: Op, fp: Footprint, obj: Shared) -> Event:
         event = Event(len(self.events), t.tid, fp, op, tuple(None for _ in fp))

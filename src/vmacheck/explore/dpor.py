@@ -258,6 +258,8 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> 
     inserted = 0
     events = ex.events
     n = len(events)
+    clocks = hb.clocks
+    seqs = hb.seq
     races = [(e, e2, events[e2].tid, events[e2].fp) for e, e2 in hb.races]
     races.extend((e, n, p, fp) for e, p, fp in hb.blocked_races)
     for e, e2, p, fp in races:
@@ -266,11 +268,17 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> 
         node = stack[e]
         v: Seq = []
         notdep: set[int] = set()
+        et = events[e].tid  # x happens after e when x's clock has seen e (happens_after)
+        eseq = seqs[e]
         for x in range(e + 1, n):
-            if x == e2 or hb.happens_after(x, e, ex):
+            if x == e2:
+                continue
+            c = clocks[x]
+            if et < len(c) and c[et] >= eseq:
                 continue
             notdep.add(x)
-            v.append((events[x].tid, events[x].fp))
+            ev = events[x]
+            v.append((ev.tid, ev.fp))
         op = events[e2].op if e2 < n else ex.threads[p].pending
         if op is not None and op.footprint_varies:
             fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)
