@@ -195,11 +195,23 @@ def _join(into: list[int], other: list[int]) -> None:
 
 
 def weak_initial(p: int, p_fp: Footprint, w: Seq) -> bool:
-    """Is thread ``p`` a weak initial of sequence ``w``?  (JACM 2017, Definition 6.2.)"""
+    """Is thread ``p`` a weak initial of sequence ``w``?  (JACM 2017, Definition 6.2.)
+
+    When ``p`` occurs in ``w``, no step before its first one may conflict with it; else no
+    step of ``w`` may conflict with ``p_fp``.  (Loops written out: this is the explorer's
+    innermost loop.)"""
+    end = len(w)
     for i, (t, fp) in enumerate(w):
         if t == p:
-            return all(not conflict(w[j][1], fp) for j in range(i))
-    return all(not conflict(p_fp, fp) for _, fp in w)
+            p_fp = fp
+            end = i
+            break
+    for j in range(end):
+        for o1, w1 in w[j][1]:
+            for o2, w2 in p_fp:
+                if o1 == o2 and (w1 or w2):
+                    return False
+    return True
 
 
 def _without_first(w: Seq, p: int) -> Seq:
