@@ -4,8 +4,11 @@
 
 The bare run drives the very same model coroutines in the same process with a minimal loop:
 build the model, ``send()`` into each coroutine in turn and execute the op it yields, with no
-bookkeeping at all (no footprints, no events, no findings, no scheduling choices).  The last
-line is ``ratio: X`` with X = (seconds per DPOR step) / (seconds per bare step).
+bookkeeping at all (no footprints, no events, no findings, no scheduling choices).  Then the
+cost of a step of the kernel models: DPOR over catalogue scenarios (CPU microseconds per step),
+and a sequential driver (one thread allocating and freeing binder buffers) under
+``vmacheck.run`` and under ``vmacheck.explore``.  The last line is ``ratio: X`` with
+X = (seconds per DPOR step) / (seconds per bare step).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import vmacheck as vc
-from vmacheck.explore import core
+from vmacheck.explore import ops
 
 THREADS = 3
 ROUNDS = 4
@@ -59,7 +63,7 @@ class _Bare:
 
 def bare_run(model: Callable[[], list[Any]]) -> int:
     """One round-robin run of the model's coroutines; returns the number of steps."""
-    core._CURRENT = _Bare()  # type: ignore[assignment]
+    ops._CURRENT = _Bare()  # type: ignore[assignment]  # what primitives register with
     coros = [c for _, c in model()]
     pending: list[Any] = [c.send(None) for c in coros]
     live = list(range(len(coros)))
@@ -73,7 +77,7 @@ def bare_run(model: Callable[[], list[Any]]) -> int:
                 pending[i] = coros[i].send(result)
             except StopIteration:
                 live.remove(i)
-    core._CURRENT = None
+    ops._CURRENT = None
     return steps
 
 
@@ -86,9 +90,75 @@ def measure_bare(model: Callable[[], list[Any]], seconds: float) -> tuple[int, f
     return steps, time.perf_counter() - start
 
 
+KERNEL_SCENARIOS = ("binder-reclaim-readopt", "binder-shrink-fork", "binder-install-munmap",
+                    "mm-munmap-waits-for-vma-reader")
+
+
+def kernel_us_per_step(executions: int) -> tuple[float, int]:
+    """CPU microseconds per DPOR step over :data:`KERNEL_SCENARIOS` (each at most
+    ``executions`` executions, no minimising), and the number of steps."""
+    from vmacheck.scenarios import catalogue
+
+    steps = 0
+    cpu = 0.0
+    for name in KERNEL_SCENARIOS:
+        start = time.process_time()
+        r = catalogue.run(name, max_executions=executions, minimise=False)
+        cpu += time.process_time() - start
+        steps += r.steps
+    return cpu / steps * 1e6, steps
+
+
+def sequential_driver(rounds: int = 40) -> Callable[[], list[Any]]:
+    """One thread that allocates and frees a binder buffer ``rounds`` times (the pages are
+    installed, put on the freelist, reused), as a kernel unit test drives the allocator."""
+    from vmacheck.kernel.drivers.android.binder_alloc import (
+        binder_alloc_free_buf,
+        binder_alloc_new_buf,
+    )
+    from vmacheck.kernel.drivers.android.binder_buffers import BinderBuffer
+    from vmacheck.scenarios.binder import binder_world
+
+    def model() -> list[Any]:
+        w = binder_world(lru_pages=())
+
+        async def driver() -> int:
+            ok = 0
+            for _ in range(rounds):
+                buf = await binder_alloc_new_buf(w.alloc, 64)
+                if isinstance(buf, BinderBuffer):
+                    ok += 1
+                    await binder_alloc_free_buf(w.alloc, buf)
+            return ok
+
+        return [("driver", driver())]
+
+    return model
+
+
+def run_vs_explore(seconds: float) -> tuple[float, float, int]:
+    """CPU microseconds per step of ``vmacheck.run`` and of ``vmacheck.explore`` on
+    :func:`sequential_driver`, and its number of steps."""
+    model = sequential_driver()
+    out = []
+    steps = 0
+    for fn in (lambda: vc.run(model).steps, lambda: vc.explore(model).steps):
+        n = 0
+        total = 0
+        start = time.process_time()
+        while time.process_time() - start < seconds / 2 or n == 0:
+            total += fn()
+            n += 1
+        steps = total // n
+        out.append((time.process_time() - start) / total * 1e6)
+    return out[0], out[1], steps
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    ap.add_argument("--kernel-executions", type=int, default=1000,
+                    help="executions per kernel scenario")
     args = ap.parse_args(argv)
 
     dpor_steps = 0
@@ -116,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{rw.steps} steps, {rw_s:.2f} s)")
     print(f"bare:        {bare_steps / bare_s:>12,.0f} steps/s  ({bare_steps} steps, "
           f"{bare_s:.2f} s)")
+    kernel_us, kernel_steps = kernel_us_per_step(args.kernel_executions)
+    print(f"kernel scenarios: {kernel_us:.1f} us per step (DPOR, CPU time, {kernel_steps} steps "
+          f"over {', '.join(KERNEL_SCENARIOS)})")
+    run_us, explore_us, driver_steps = run_vs_explore(args.seconds)
+    print(f"sequential driver ({driver_steps} steps): run {run_us:.1f} us per step, explore "
+          f"{explore_us:.1f} us per step, explore/run {explore_us / run_us:.1f}")
     print(f"random walk ratio: {rw_s / rw.steps / per_bare:.1f}")
     print(f"ratio: {per_dpor / per_bare:.1f}")
     return 0

@@ -1,7 +1,8 @@
 """vmacheck: systematic interleaving checks for Linux mmap_lock and per-VMA lock changes.
 
-The public API is small: build a model from the primitives below, then :func:`explore` it or
-:func:`replay` a schedule.  Everything else lives in private modules.
+The public API is small: build a model from the primitives below, then :func:`explore` it,
+:func:`replay` a schedule, or :func:`run` it once (sequential drivers).  Everything else
+lives in private modules.
 """
 
 from vmacheck.explore import (
@@ -19,6 +20,7 @@ from vmacheck.explore import (
     Progress,
     Replay,
     Result,
+    RunResult,
     RwSem,
     ScheduleError,
     Shared,
@@ -37,6 +39,7 @@ from vmacheck.explore import (
     replay,
     report,
     retry,
+    run,
     smp_mb,
     smp_mb__after_atomic,
     smp_mb__before_atomic,
@@ -62,6 +65,7 @@ __all__ = [
     "Progress",
     "Replay",
     "Result",
+    "RunResult",
     "RwSem",
     "ScheduleError",
     "Shared",
@@ -81,6 +85,7 @@ __all__ = [
     "replay",
     "report",
     "retry",
+    "run",
     "smp_mb",
     "smp_mb__after_atomic",
     "smp_mb__before_atomic",

@@ -53,6 +53,8 @@ def _common(p: argparse.ArgumentParser, *, budgets: bool = True) -> None:
                        help="steps per execution before a step-limit finding")
         p.add_argument("--pct-depth", type=int, default=3, metavar="D")
         p.add_argument("--preemption-bound", type=int, default=2, metavar="K")
+        p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                       help="run the runs on N processes (default: the number of CPUs)")
         p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
         p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 file")
 
@@ -158,6 +160,8 @@ def _explore_options(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--max-seconds must be positive")
     if args.max_steps is not None and args.max_steps < 1:
         raise UsageError("--max-steps must be at least 1")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     if args.mode in ("random", "pct") and args.max_executions is None \
             and args.max_seconds is None:
         args.max_executions = 1000

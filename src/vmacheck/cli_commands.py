@@ -20,7 +20,7 @@ from vmacheck.explore.findings import FINDING_KINDS
 from vmacheck.explore.runner import replay
 from vmacheck.kernel.variants import REGISTRY, Selection, select
 from vmacheck.scenarios.catalogue import SEED_VARIANTS, ScenarioRun, all_scenarios
-from vmacheck.scenarios.matrix import Plan, behaviour_diff, execute, seed_matrix
+from vmacheck.scenarios.matrix import Plan, behaviour_diff, seed_matrix
 
 
 def do_list(args: argparse.Namespace) -> int:
@@ -54,20 +54,26 @@ def do_list(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _run_plans(plans: list[Plan], options: dict[str, Any],
-               progress: Progress) -> tuple[list[ScenarioRun], bool]:
-    runs: list[ScenarioRun] = []
-    for plan in plans:
+def _run_plans(plans: list[Plan], options: dict[str, Any], progress: Progress,
+               jobs: int | None = None) -> tuple[list[ScenarioRun], bool]:
+    from vmacheck.scenarios.batch import default_jobs, run_plans
+
+    def start(plan: Plan) -> None:
         label = plan.scenario.name + "".join(f" {k}@{v}" for k, v in
                                               sorted(plan.variants.items()))
         progress.start(label, options.get("max_executions"))
-        with select(Selection(plan.variants, plan.config)):
-            run = execute(plan, on_progress=progress, **options)
+
+    def done(run: ScenarioRun) -> None:
         progress.done(describe_run(run))
-        runs.append(run)
-        if run.result.stop_reason == "interrupted":
-            return runs, True
-    return runs, False
+
+    return run_plans(plans, options, jobs=default_jobs() if jobs is None else jobs,
+                     on_start=start, on_done=done, on_progress=progress)
+
+
+def _calling(runs: list[ScenarioRun], functions: set[str]) -> list[ScenarioRun]:
+    """The runs of the scenarios in which some execution calls one of ``functions``."""
+    keep = {r.scenario for r in runs if r.called & functions}
+    return [r for r in runs if r.scenario in keep]
 
 
 def _write_files(args: argparse.Namespace, runs: list[ScenarioRun], **extra: Any) -> None:
@@ -91,7 +97,13 @@ def do_check(args: argparse.Namespace, selection: Selection, options: dict[str, 
              progress: Progress, color: bool) -> int:
     scenarios = [scenario(args.scenario)] if args.scenario else all_scenarios()
     plans = seed_matrix(scenarios, selection.variants, selection.config)
-    runs, interrupted = _run_plans(plans, options, progress)
+    runs, interrupted = _run_plans(plans, options, progress, args.jobs)
+    skipped = 0
+    if not args.scenario and selection.variants:
+        # a version of a function a scenario never calls cannot change its verdict
+        kept = _calling(runs, set(selection.variants))
+        skipped = len({r.scenario for r in runs}) - len({r.scenario for r in kept})
+        runs = kept
     from vmacheck.report.jsonout import to_json
     from vmacheck.report.text import render_result, render_verdict_table
 
@@ -100,6 +112,9 @@ def do_check(args: argparse.Namespace, selection: Selection, options: dict[str, 
         dump_json(to_json(runs))
         return _exit(runs, interrupted)
     out = sys.stdout
+    if skipped:
+        out.write(f"({skipped} scenarios left out: no execution calls "
+                  f"{', '.join(sorted(selection.variants))})\n")
     out.write(render_verdict_table(runs, color=color))
     for run in runs:
         if run.result.findings:
@@ -113,7 +128,7 @@ def do_outcomes(args: argparse.Namespace, selection: Selection, options: dict[st
                 progress: Progress, color: bool) -> int:
     s = scenario(args.scenario)
     plans = seed_matrix([s], selection.variants, selection.config, historic=False)
-    runs, interrupted = _run_plans(plans, options, progress)
+    runs, interrupted = _run_plans(plans, options, progress, args.jobs)
     from vmacheck.report.jsonout import to_json
     from vmacheck.report.text import render_outcomes
 
@@ -135,7 +150,7 @@ def do_diff(args: argparse.Namespace, selection: Selection, options: dict[str, A
 
     plan_a = Plan(s, {**selection.variants, **a}, {**s.config, **selection.config})
     plan_b = Plan(s, {**selection.variants, **b}, {**s.config, **selection.config})
-    runs, interrupted = _run_plans([plan_a, plan_b], options, progress)
+    runs, interrupted = _run_plans([plan_a, plan_b], options, progress, args.jobs)
     if len(runs) < 2:
         sys.stdout.write("vmacheck: interrupted before both sides ran\n")
         return EXIT_INTERRUPTED

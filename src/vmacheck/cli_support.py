@@ -104,6 +104,9 @@ class Progress:
             est = f", ~{max(self.limit - p.executions, 0) / rate:.0f}s left"
         line = (f"  {self.label}: {p.executions} executions ({rate:.0f}/s), "
                 f"{p.findings} findings, {p.elapsed:.1f}s{est}")
+        if p.phase == "minimise":
+            line = (f"  {self.label}: minimising {p.findings} findings: {p.executions} "
+                    f"executions, {p.elapsed:.1f}s")
         self.stream.write("\r" + line[:120].ljust(120))
         self.stream.flush()
         self._shown = True

@@ -31,8 +31,10 @@ def test_v2_gives_up_a_page_the_binder_vma_still_maps(scenario: str) -> None:
     assert f.minimal_schedule and f.context_switches <= 2
     ops = [(s.thread, s.op) for s in f.trace]
     writer = "fork" if scenario == "binder-shrink-fork" else "mprotect"
-    # the writer write-locks the binder VMA first, so the shrinker's per-VMA lock fails ...
-    first_writer = next(i for i, (t, op) in enumerate(ops) if t == writer and "vm_lock_seq" in op)
+    # the writer write-locks the binder VMA first (excludes readers from vm_refcnt or sets
+    # vm_lock_seq), so the shrinker's per-VMA lock fails ...
+    first_writer = next(i for i, (t, op) in enumerate(ops) if t == writer and (
+        "vm_lock_seq" in op or "EXCLUDE_READERS" in op))
     shrinker_ops = [i for i, (t, _) in enumerate(ops) if t == "shrinker"]
     assert shrinker_ops and first_writer < shrinker_ops[-1]
     # ... and it reclaims without ever zapping the PTE

@@ -27,7 +27,7 @@ from vmacheck.explore.primitives import (
     thread_id,
     unhold,
 )
-from vmacheck.explore.runner import NondeterministicModel, Replay, replay
+from vmacheck.explore.runner import NondeterministicModel, Replay, RunResult, replay, run
 from vmacheck.explore.schedule import (
     ScheduleError,
     format_schedule,
@@ -60,6 +60,7 @@ __all__ = [
     "Progress",
     "Replay",
     "Result",
+    "RunResult",
     "RwSem",
     "ScheduleError",
     "Shared",
@@ -84,6 +85,7 @@ __all__ = [
     "replay",
     "report",
     "retry",
+    "run",
     "smp_mb",
     "smp_mb__after_atomic",
     "smp_mb__before_atomic",

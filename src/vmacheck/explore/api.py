@@ -27,6 +27,9 @@ class Progress:
     elapsed: float
     steps: int
     mode: str
+    phase: str = "explore"
+    """``"explore"``, or ``"minimise"`` while the findings' interleavings are minimised
+    (``executions`` then counts the minimising executions)."""
 
 
 @dataclass(slots=True)
@@ -137,8 +140,8 @@ def _explore(
         pass
     seconds = time.monotonic() - start
     complete = stop == "exhausted" and mode == "dpor"
-    findings = [_finalise(model, key, seen, max_steps, minimise and stop != "interrupted")
-                for key, seen in tally.findings.items()]
+    findings = _finalise_all(model, tally, max_steps, minimise and stop != "interrupted",
+                             seconds, max_executions, max_seconds, progress, mode)
     findings.extend(_lock_order_findings(graph, tally, model, max_steps))
     outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))  # type: ignore[call-overload]
                      for label, v in sorted(tally.outcomes.items()))
@@ -157,13 +160,62 @@ def _strategy(model: Model, mode: str, seed: int, max_steps: int, depth: int, bo
     return preemption_bounded(model, bound=bound, max_steps=max_steps, lockdep=graph)
 
 
+MINIMISE_SHARE = 10
+"""Minimising every finding of a run costs at most 1/MINIMISE_SHARE of the exploration."""
+MINIMISE_FLOOR = 200
+"""Executions minimising may always spend, however short the exploration was."""
+
+
+def _finalise_all(model: Model, tally: _Tally, max_steps: int, minimise: bool, seconds: float,
+                  max_executions: int | None, max_seconds: float | None,
+                  progress: Callable[[Progress], None] | None, mode: str) -> list[Finding]:
+    """Every finding with its minimised interleaving.  Minimising all findings together
+    costs at most a tenth of the exploration's executions (at least ``MINIMISE_FLOOR``, at
+    most ``max_executions``), and at most half its time (at least 5 s, at most
+    ``max_seconds``: a safety net that seldom binds, so that minimal schedules do not depend
+    on the machine's load); each finding gets an equal share of what is left."""
+    executions = max(MINIMISE_FLOOR, tally.executions // MINIMISE_SHARE)
+    if max_executions is not None:
+        executions = min(executions, max(max_executions, 1))
+    time_left = max(5.0, seconds / 2)
+    if max_seconds is not None:
+        time_left = min(time_left, max_seconds)
+    start = time.monotonic()
+    used = 0
+    out: list[Finding] = []
+    items = list(tally.findings.items())
+    for n, (key, seen) in enumerate(items):
+        share = max((executions - used) // (len(items) - n), 1)
+        secs = max(time_left - (time.monotonic() - start), 0.0) / (len(items) - n)
+
+        def report(k: int, base: int = used) -> None:
+            if progress is not None:
+                progress(Progress(base + k, len(items), time.monotonic() - start, 0, mode,
+                                  "minimise"))
+
+        finding, spent = _finalise(model, key, seen, max_steps, minimise, share, secs,
+                                   report if progress is not None else None)
+        used += spent
+        out.append(finding)
+    return out
+
+
 def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int,
-              minimise: bool) -> Finding:
+              minimise: bool, budget: int = 2_000, seconds: float = 20.0,
+              progress: Callable[[int], None] | None = None) -> tuple[Finding, int]:
     raw = seen.raw
     original = seen.schedule
+    spent = [0]
+
+    def count(k: int) -> None:
+        spent[0] = k
+        if progress is not None:
+            progress(k)
+
     if minimise:
         minimal, choices = shrink(model, key, original, raw.step, max_steps=max_steps,
-                                  tape=seen.tape, choices=seen.choices)
+                                  tape=seen.tape, choices=seen.choices,
+                                  max_executions=budget, max_seconds=seconds, progress=count)
     else:
         minimal = original[: raw.step + 1]
         choices = {k: v for k, v in seen.choices.items() if k <= raw.step}
@@ -175,7 +227,7 @@ def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int
     return Finding(raw.kind, raw.message, raw.thread, raw.location,
                    format_schedule(original, seen.choices), format_schedule(minimal, choices),
                    trace, seen.count, context_switches(minimal), context_switches(original),
-                   dict(raw.extra), threads)
+                   dict(raw.extra), threads), spent[0]
 
 
 def _lock_order_findings(graph: LockGraph, tally: _Tally, model: Model,

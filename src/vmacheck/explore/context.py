@@ -163,6 +163,7 @@ def atomic_enter(reason: str) -> None:
     ex = current()
     assert ex.current_tid is not None, "atomic_enter() outside a model thread"
     ex.threads[ex.current_tid].atomic.append(reason)
+    ex.bookkeeping += 1
 
 
 def atomic_exit(reason: str, ex: Execution | None = None, tid: int | None = None) -> None:
@@ -174,6 +175,7 @@ def atomic_exit(reason: str, ex: Execution | None = None, tid: int | None = None
     for i in range(len(stack) - 1, -1, -1):
         if stack[i] == reason:
             del stack[i]
+            ex.bookkeeping += 1
             return
     ex.report("bad-unlock", f"leaving {reason}, which was not entered", tid)
 

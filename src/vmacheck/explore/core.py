@@ -35,8 +35,10 @@ from vmacheck.explore.state import (
     StepListener,
     ThreadState,
     TraceStep,
+    _await_site,
     _exc_location,
     _find_cycle,
+    _is_engine,
     _is_null_deref,
     _live_stack,
     _thread_spec,
@@ -55,6 +57,10 @@ __all__ = [
 class Execution:
     """Runs one interleaving of a model; the scheduler picks which thread steps next."""
 
+    check_every_step = False
+    """Run every per-step check after every step, not only when what it reads may have
+    changed (to verify that rule; the findings are the same, only slower)."""
+
     def __init__(
         self,
         model: Callable[[], Iterable[Any]],
@@ -65,6 +71,7 @@ class Execution:
         lockdep: Any = None,
         values: ValueChooser | None = None,
         memory_model: str | None = None,
+        sites: bool = True,
     ) -> None:
         mm = _memory.active_memory_model() if memory_model is None else memory_model
         self.memory = None if mm == "sc" else _memory.WeakMemory()
@@ -75,6 +82,11 @@ class Execution:
         self.findings: list[RawFinding] = []
         self.labels: list[str] = []
         self.invariants: list[tuple[str, Callable[[], object], bool]] = []
+        self._step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None]] = []
+        """Checks run after steps: with the object ids they read (None: not declared)."""
+        self.bookkeeping = 0
+        """Counts changes of threads' held resources, atomic contexts and liveness."""
+        self._checked_bookkeeping = 0
         self.outcome_fns: list[Callable[[], object]] = []
         self.trace: list[TraceStep] = []
         self.max_steps = max_steps
@@ -86,6 +98,10 @@ class Execution:
         """Per step index, the value its nondeterministic choice took."""
         self.choice_tids: dict[int, int] = {}
         """Per step index that made a choice, the thread that made it."""
+        self.sites = sites
+        """Note where each step's op is awaited, so that an invariant it breaks is located
+        there (off: located where the thread stopped after the step; for cheap runs that
+        repeat themselves with sites on when an invariant fires)."""
         self.current_tid: int | None = None
         self._in_thread_code = False
         self._observer: Shared | None = None
@@ -125,16 +141,27 @@ class Execution:
         ``reads`` the check sees the states of the explored interleavings only (a violation
         that needs two independent writes in the other order can be missed).  Checks at the
         end see the final state, which is the same for every interleaving of a trace.
+
+        A check is re-run only when what it reads may have changed: with ``reads``, after a
+        step that writes one of those objects; without, after a step that writes any shared
+        object or changes a thread's held resources, atomic context or liveness (state
+        changed by plain Python in model code is seen at the next such step).
         """
         self.invariants.append((name, check, at_end))
-        if at_end or reads is None:
+        if at_end:
+            return
+        if reads is None:
+            self._step_checks.append((name, check, None))
             return
         if self._observer is None:
             self._observer = Shared("invariant observer")
+        oids: set[int] = set()
         for obj in reads:
-            self._visible.add(obj.oid)
+            oids.add(obj.oid)
             if obj.alloc is not None:
-                self._visible.add(obj.alloc.oid)
+                oids.add(obj.alloc.oid)
+        self._visible |= oids
+        self._step_checks.append((name, check, frozenset(oids)))
 
     # -- findings ----------------------------------------------------------------------------
     def report(
@@ -155,8 +182,19 @@ class Execution:
         self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {}))
 
     def location_of(self, tid: int) -> Location | None:
-        stack = self.stack_of(tid)
-        return stack[-1] if stack else None
+        """The innermost model frame of a thread (``stack_of(tid)[-1]``), found without
+        building the whole stack."""
+        if self.current_tid == tid and self._in_thread_code:
+            f: Any = sys._getframe(1)
+            while f is not None:
+                code = f.f_code
+                if not _is_engine(code):
+                    return Location(code.co_name, code.co_filename, f.f_lineno)
+                f = f.f_back
+            return None
+        site = _await_site(self.threads[tid].coro)
+        return None if site is None else Location(site[0].co_name, site[0].co_filename,
+                                                  site[1])
 
     def stack_of(self, tid: int) -> tuple[Location, ...]:
         """The model call stack of a thread: from the live frames if it is running, else from
@@ -208,12 +246,14 @@ class Execution:
         if lock_class is not None and self.lockdep is not None and not trylock:
             self.lockdep.acquire(self, t, lock_class, desc)
         t.held.append(Held(key, desc, lock_class, where))
+        self.bookkeeping += 1
 
     def unhold(self, tid: int, key: object) -> bool:
         held = self.threads[tid].held
         for i in range(len(held) - 1, -1, -1):
             if held[i].key == key:
                 del held[i]
+                self.bookkeeping += 1
                 return True
         return False
 
@@ -242,26 +282,37 @@ class Execution:
         assert op is not None and not (t.done or t.dead)
         _ops._CURRENT = self
         fp = op.footprint(self, tid)
-        if self._observer is not None and any(w and oid in self._visible for oid, w in fp):
-            fp = (*fp, (self._observer.oid, True))
         objs = self.objects
-        snapl = []
-        for oid, _ in fp:
+        snapl: list[object] | None = [] if self.listener is not None else None
+        wrote: list[int] = []
+        for oid, w in fp:
             obj = objs[oid]
             a = obj.alloc
             if a is not None and a.freed:
-                return self._uaf(t, op, fp, obj)
-            snapl.append(obj.snapshot())
-        event = Event(len(self.events), tid, fp, op, tuple(snapl))
+                return self._uaf(t, op, self._observed(fp), obj)
+            if snapl is not None:  # the states before the step, for the explorer's races
+                snapl.append(obj.snapshot())
+            if w:
+                wrote.append(oid)
+        if wrote and self._observer is not None:
+            visible = self._visible
+            for oid in wrote:
+                if oid in visible:
+                    fp = (*fp, (self._observer.oid, True))
+                    if snapl is not None:
+                        snapl.append(self._observer.snapshot())
+                    wrote.append(self._observer.oid)
+                    break
+        event = Event(len(self.events), tid, fp, op, () if snapl is None else tuple(snapl))
         if self.record:
             self._record(t, op, fp)
         # where the op is awaited: an invariant this step breaks is reported there
-        where = self.location_of(tid) if self.invariants else None
+        site = _await_site(t.coro) if self._step_checks and self.sites else None
         self.current_tid = tid
         mem = self.memory
         if mem is not None and not op.weak_aware:
             mem.legacy_before(tid, fp, objs)
-        if op.sleeps and t.atomic:
+        if t.atomic and op.sleeps:
             self.report("sleep-in-atomic",
                         f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})", tid)
         try:
@@ -270,27 +321,84 @@ class Execution:
             self.current_tid = None
         if mem is not None and not op.weak_aware:
             mem.legacy_after(tid, fp, objs)
-        for oid, write in fp:
-            if write:
-                objs[oid].version += 1
+        for oid in wrote:
+            objs[oid].version += 1
         if t.loop_reads is not None:
             for oid, _ in fp:
                 t.loop_reads[oid] = objs[oid].version
-        spawn = isinstance(op, SpawnOp)
-        if spawn:
-            event.spawned = op.child  # type: ignore[attr-defined]
-        elif isinstance(op, JoinOp):
-            event.joined = op.tid
-        self.events.append(event)
-        t.steps += 1
-        if self.listener is not None:
-            self.listener(self, event)
-        if spawn:
-            self._advance(self.threads[op.child], None, None)  # type: ignore[attr-defined]
+        if isinstance(op, SpawnOp):
+            event.spawned = op.child
+            self.events.append(event)
+            t.steps += 1
+            if self.listener is not None:
+                self.listener(self, event)
+            self._advance(self.threads[op.child], None, None)
+            self.bookkeeping += 1
+        else:
+            if isinstance(op, JoinOp):
+                event.joined = op.tid
+            self.events.append(event)
+            t.steps += 1
+            if self.listener is not None:
+                self.listener(self, event)
         self._advance(t, result, None)
-        if self.invariants:
-            self._check_invariants(tid, at_end=False, where=where)
+        if self._step_checks and (wrote or self.bookkeeping != self._checked_bookkeeping
+                                  or self.check_every_step):
+            self._check_step(tid, site, wrote)
         return event
+
+    def _observed(self, fp: Footprint) -> Footprint:
+        """``fp`` plus the invariant observer when it writes an object a check reads."""
+        if self._observer is not None and any(w and oid in self._visible for oid, w in fp):
+            return (*fp, (self._observer.oid, True))
+        return fp
+
+    def _check_step(self, tid: int, site: tuple[Any, int] | None, wrote: list[int]) -> None:
+        """Run the per-step checks that what this step changed may affect."""
+        every = self.check_every_step
+        any_change = wrote or self.bookkeeping != self._checked_bookkeeping or every
+        self._checked_bookkeeping = self.bookkeeping
+        failed = self._failed_invariants
+        for name, check, reads in self._step_checks:
+            if reads is None:
+                if not any_change:
+                    continue
+            elif not (every or any(oid in reads for oid in wrote)):
+                continue
+            if failed and name in failed:
+                continue
+            error: Exception | None = None
+            try:
+                if check():
+                    continue
+            except Exception as err:
+                error = err
+            self._fail(name, error, tid, site)
+
+    def _run_check(self, name: str, check: Callable[[], object], tid: int | None,
+                   site: tuple[Any, int] | None) -> None:
+        try:
+            if check():
+                return
+            error: Exception | None = None
+        except Exception as err:
+            error = err
+        self._fail(name, error, tid, site)
+
+    def _fail(self, name: str, error: Exception | None, tid: int | None,
+              site: tuple[Any, int] | None) -> None:
+        """Report a check that failed (returned false, or raised ``error``)."""
+        key = name
+        if error is not None:
+            name = f"{name} ({type(error).__name__}: {error})"
+        self._failed_invariants.add(key)
+        loc: Location | None = None
+        if site is not None:
+            code, line = site
+            loc = Location(code.co_name, code.co_filename, line)
+        elif tid is not None and self.threads[tid].live:
+            loc = self.location_of(tid)
+        self.report("invariant", f"invariant violated: {name}", tid, loc)
 
     def _uaf(self, t: ThreadState, op: Op, fp: Footprint, obj: Shared) -> Event:
         event = Event(len(self.events), t.tid, fp, op, tuple(None for _ in fp))
@@ -315,6 +423,7 @@ class Execution:
                                     tuple(h.desc for h in t.held)))
 
     def _kill(self, t: ThreadState) -> None:
+        self.bookkeeping += 1
         t.dead = True
         t.pending = None
         if t.coro is not None:
@@ -323,10 +432,12 @@ class Execution:
     def _advance(self, t: ThreadState, value: Any, exc: BaseException | None) -> None:
         assert t.coro is not None
         self.current_tid = t.tid
+        running = True
         self._in_thread_code = True
         try:
             op = t.coro.send(value) if exc is None else t.coro.throw(exc)
         except StopIteration as stop:
+            running = False
             t.done = True
             t.pending = None
             t.result = stop.value
@@ -335,6 +446,7 @@ class Execution:
             self._thread_exit(t)
             return
         except BugOn as bug:
+            running = False
             self.current_tid = None
             self._in_thread_code = False
             self.report("assertion", str(bug), t.tid, _exc_location(bug))
@@ -342,6 +454,7 @@ class Execution:
             t.pending = None
             return
         except Exception as err:  # a model bug is a finding, never a crash of the tool
+            running = False
             self.current_tid = None
             self._in_thread_code = False
             kind = "null-deref" if _is_null_deref(err) else "exception"
@@ -352,6 +465,8 @@ class Execution:
         finally:
             self.current_tid = None
             self._in_thread_code = False
+            if not running:
+                self.bookkeeping += 1
         if not isinstance(op, Op):
             self.report("exception", f"model awaited a non-vmacheck object: {op!r}", t.tid)
             self._kill(t)
@@ -367,23 +482,13 @@ class Execution:
             self.report("resource-leak",
                         f"{t.name} exited in atomic context ({', '.join(t.atomic)})", t.tid)
 
-    def _check_invariants(self, tid: int | None, *, at_end: bool,
-                          where: Location | None = None) -> None:
+    def _check_invariants(self, tid: int | None, *, at_end: bool) -> None:
+        """Run every check of one kind: per-step ones (at the start) or end ones."""
+        self._checked_bookkeeping = self.bookkeeping
         for name, check, end_only in self.invariants:
             if end_only != at_end or name in self._failed_invariants:
                 continue
-            key = name
-            try:
-                ok = check()
-            except Exception as err:
-                ok = False
-                name = f"{name} ({type(err).__name__}: {err})"
-            if not ok:
-                self._failed_invariants.add(key)
-                loc = where
-                if loc is None and tid is not None and self.threads[tid].live:
-                    loc = self.location_of(tid)
-                self.report("invariant", f"invariant violated: {name}", tid, loc)
+            self._run_check(name, check, tid, None)
 
     # -- end of an execution -----------------------------------------------------------------
     def check_deadlock(self) -> bool:

@@ -195,11 +195,23 @@ def _join(into: list[int], other: list[int]) -> None:
 
 
 def weak_initial(p: int, p_fp: Footprint, w: Seq) -> bool:
-    """Is thread ``p`` a weak initial of sequence ``w``?  (JACM 2017, Definition 6.2.)"""
+    """Is thread ``p`` a weak initial of sequence ``w``?  (JACM 2017, Definition 6.2.)
+
+    When ``p`` occurs in ``w``, no step before its first one may conflict with it; else no
+    step of ``w`` may conflict with ``p_fp``.  (Loops written out: this is the explorer's
+    innermost loop.)"""
+    end = len(w)
     for i, (t, fp) in enumerate(w):
         if t == p:
-            return all(not conflict(w[j][1], fp) for j in range(i))
-    return all(not conflict(p_fp, fp) for _, fp in w)
+            p_fp = fp
+            end = i
+            break
+    for j in range(end):
+        for o1, w1 in w[j][1]:
+            for o2, w2 in p_fp:
+                if o1 == o2 and (w1 or w2):
+                    return False
+    return True
 
 
 def _without_first(w: Seq, p: int) -> Seq:
@@ -258,6 +270,8 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> 
     inserted = 0
     events = ex.events
     n = len(events)
+    clocks = hb.clocks
+    seqs = hb.seq
     races = [(e, e2, events[e2].tid, events[e2].fp) for e, e2 in hb.races]
     races.extend((e, n, p, fp) for e, p, fp in hb.blocked_races)
     for e, e2, p, fp in races:
@@ -266,11 +280,17 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> 
         node = stack[e]
         v: Seq = []
         notdep: set[int] = set()
+        et = events[e].tid  # x happens after e when x's clock has seen e (happens_after)
+        eseq = seqs[e]
         for x in range(e + 1, n):
-            if x == e2 or hb.happens_after(x, e, ex):
+            if x == e2:
+                continue
+            c = clocks[x]
+            if et < len(c) and c[et] >= eseq:
                 continue
             notdep.add(x)
-            v.append((events[x].tid, events[x].fp))
+            ev = events[x]
+            v.append((ev.tid, ev.fp))
         op = events[e2].op if e2 < n else ex.threads[p].pending
         if op is not None and op.footprint_varies:
             fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)

@@ -48,7 +48,10 @@ class Shared:
         self.name = name
         self.alloc = alloc
         self.version = 0
-        self.oid = current().register(self)
+        ex = _CURRENT
+        if ex is None:
+            current()  # raises: no running execution
+        self.oid = ex.register(self)  # type: ignore[union-attr]
 
     def fp(self, write: bool) -> Footprint:
         """Footprint of one access to this object (plus a read of its allocation)."""

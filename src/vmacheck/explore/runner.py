@@ -28,12 +28,13 @@ def run_one(
     listener: StepListener | None = None,
     lockdep: Any = None,
     values: ValueChooser | None = None,
+    sites: bool = True,
 ) -> tuple[Execution, list[int], bool]:
     """Run one execution to its end.  Returns it, its schedule, and whether the chooser gave
     up (returned None, e.g. a sleep-set-blocked state).  ``values`` picks the value of each
     nondeterministic choice (the first value when None); ``ex.choices`` records them."""
     ex = Execution(model, max_steps=max_steps, record=record, listener=listener,
-                   lockdep=lockdep, values=values)
+                   lockdep=lockdep, values=values, sites=sites)
     sched: list[int] = []
     gave_up = False
     threads = ex.threads
@@ -126,6 +127,37 @@ class Replay:
     outcome: str
     steps: int
     threads: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The result of :func:`run`: one execution under the default schedule."""
+
+    findings: tuple[RawFinding, ...]
+    outcome: str
+    steps: int
+    schedule: str
+    returns: tuple[Any, ...]
+    """Each thread's return value (None for a thread that did not finish)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def kinds(self) -> set[str]:
+        return {f.kind for f in self.findings}
+
+
+def run(model: Model, *, max_steps: int = 100_000) -> RunResult:
+    """Run ``model`` once, with no exploration: each thread runs while it can, then the
+    lowest-numbered runnable one (the deterministic default schedule); checks, invariants
+    and end checks run as in :func:`vmacheck.explore`.  For sequential drivers (a test that
+    calls model functions one after another) where there is nothing to interleave."""
+    ex, sched, _ = run_one(model, follow([]), max_steps=max_steps, sites=False)
+    if any(f.kind == "invariant" for f in ex.findings):  # the same run, locating it exactly
+        ex, sched, _ = run_one(model, follow([]), max_steps=max_steps)
+    return RunResult(tuple(ex.findings), ex.outcome(), len(sched),
+                     format_schedule(sched, ex.choices), tuple(t.result for t in ex.threads))
 
 
 def snapshot_threads(model: Model, schedule: list[int], *, max_steps: int = 10_000,

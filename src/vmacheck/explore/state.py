@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from types import FrameType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
 from vmacheck.explore.findings import Location
@@ -98,6 +98,38 @@ def _exc_location(err: BaseException) -> Location | None:
         return None
     f = frames[-1]
     return Location(f.name, f.filename, f.lineno or 0)
+
+
+_ENGINE_CODE: dict[CodeType, bool] = {}
+
+
+def _is_engine(code: CodeType) -> bool:
+    """Is this code the engine's (a file of this folder)?  Cached per code object."""
+    e = _ENGINE_CODE.get(code)
+    if e is None:
+        e = _ENGINE_CODE[code] = code.co_filename.startswith(ENGINE_DIR)
+    return e
+
+
+def _await_site(coro: Any) -> tuple[CodeType, int] | None:
+    """The innermost model frame of a suspended thread, as (code, line): where it awaits its
+    pending op.  The cheap form of ``Execution.location_of`` for a thread that is not
+    running (no Location objects; engine frames skipped)."""
+    site = None
+    engine = _ENGINE_CODE
+    c = coro
+    while c is not None:
+        f = getattr(c, "cr_frame", None)
+        if f is None:
+            break
+        code = f.f_code
+        is_engine = engine.get(code)
+        if is_engine is None:
+            is_engine = engine[code] = code.co_filename.startswith(ENGINE_DIR)
+        if not is_engine:
+            site = (code, f.f_lineno)
+        c = c.cr_await
+    return site
 
 
 def _live_stack(frame: FrameType | None) -> tuple[Location, ...]:

@@ -88,7 +88,18 @@ def vma_readers(ex: Execution, vma: VmAreaStruct) -> frozenset[int]:
     return frozenset(out)
 
 
-def _read_holds(ex: Execution) -> list[tuple[int, VmAreaStruct]]:
+_HOLDS: list[Any] = [None, -1, ()]
+"""The last answer of :func:`_read_holds`: execution, its bookkeeping count, the holds."""
+
+
+def _read_holds(ex: Execution) -> tuple[tuple[int, VmAreaStruct], ...]:
+    """(thread, VMA) for every VMA read lock a live thread holds.  The checks after one step
+    share the answer: it changes only with the threads' held resources and liveness, which
+    ``Execution.bookkeeping`` counts."""
+    cache = _HOLDS
+    if cache[0] is ex and cache[1] == ex.bookkeeping:
+        held: tuple[tuple[int, VmAreaStruct], ...] = cache[2]
+        return held
     out = []
     for t in ex.threads:
         if not t.live:
@@ -97,7 +108,8 @@ def _read_holds(ex: Execution) -> list[tuple[int, VmAreaStruct]]:
             k = h.key
             if isinstance(k, tuple) and len(k) == 2 and k[0] == "vma-read":
                 out.append((t.tid, k[1]))
-    return out
+    cache[0], cache[1], cache[2] = ex, ex.bookkeeping, tuple(out)
+    return cache[2]  # type: ignore[no-any-return]
 
 
 def _state_of(ex: Execution) -> KernelState | None:
@@ -123,10 +135,11 @@ def check_stable_under_read_lock() -> bool:
     """Spec §9.1 #4: an attached VMA's bounds, flags, offset, protection and ops change only
     under its write lock, so they never change while some thread holds a read lock on it."""
     ex = current()
-    state = _state_of(ex)
+    holds = _read_holds(ex)
+    state = _state_of(ex) if holds else None
     if state is None:
         return True
-    for tid, v in _read_holds(ex):
+    for tid, v in holds:
         seen = state.read_snapshots.get((tid, v.slot.index, v.generation))
         if seen is not None and seen != _stable_fields(v):
             return False

@@ -44,6 +44,7 @@ class KFunc:
     docs: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        CALLED.add(self.name)
         version = _ACTIVE.variants.get(self.name, self.default)
         return self.versions[version](*args, **kwargs)
 
@@ -62,6 +63,10 @@ class KFunc:
 
 
 REGISTRY: dict[str, KFunc] = {}
+
+CALLED: set[str] = set()
+"""Names of the versioned functions called since it was last cleared: a run whose selection
+differs from another's only in functions neither called behaves identically."""
 
 
 def summary(doc: str | None, limit: int = 110) -> str:

@@ -75,6 +75,8 @@ def run_to_json(run: Any) -> dict[str, Any]:
         "findings": [_finding(f) for f in r.findings],
         "outcomes": [{"label": o.label, "count": o.count, "schedule": o.schedule}
                      for o in r.outcomes],
+        "reused_from": None if getattr(run, "reused_from", None) is None
+        else dict(sorted(run.reused_from.items())),
     }
 
 

@@ -220,11 +220,16 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
 def render_verdict_table(runs: list[Any], *, color: bool = False) -> str:
     """One aligned row per run: scenario, variants, verdict, complete, executions, kinds."""
     rows = [["SCENARIO", "VARIANTS", "VERDICT", "COMPLETE", "EXECUTIONS", "FINDINGS"]]
+    reused = any(getattr(run, "reused_from", None) for run in runs)
+    if reused:  # runs not explored: no execution calls a function whose version differs
+        rows[0].append("SAME AS")
     for run in runs:
         r = run.result
         rows.append([run.scenario, c.variants_text(run.variants), run.verdict(),
                      "yes" if r.complete else f"no ({r.stop_reason})", str(r.executions),
                      c.kinds_text(r.findings)])
+        if reused:
+            rows[-1].append(c.variants_text(run.reused_from) if run.reused_from else "")
     lines = _table(rows, {4})
     if color:
         at = lines[0].index("VERDICT")

@@ -48,6 +48,11 @@ class ScenarioRun:
     variants: dict[str, str]
     config: dict[str, bool]
     result: Any
+    called: frozenset[str] = frozenset()
+    """The versioned functions some execution of the run called."""
+    reused_from: dict[str, str] | None = None
+    """When the run was not explored because an explored run (these variants) differs only
+    in versions of functions no execution calls: the result is that run's."""
 
     def verdict(self) -> str:
         return "findings" if self.result.findings else "clean"

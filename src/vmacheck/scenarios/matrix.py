@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmacheck.explore.findings import Result
-from vmacheck.kernel.variants import REGISTRY
+from vmacheck.kernel.variants import CALLED, REGISTRY
 from vmacheck.scenarios.catalogue import (
     HISTORIC_VARIANTS,
     SEED_VARIANTS,
@@ -56,14 +56,23 @@ def seed_matrix(scenarios: list[Scenario], fixed: dict[str, str],
 
 def execute(plan: Plan, *, on_progress: Callable[[Any], None] | None = None,
             **explore_options: Any) -> ScenarioRun:
-    """Run one plan and wrap its result for the reports."""
+    """Run one plan and wrap its result for the reports (with the versioned functions its
+    executions called)."""
+    CALLED.clear()
     result: Result = run(plan.scenario, plan.variants, plan.config, progress=on_progress,
                          **explore_options)
+    called = frozenset(CALLED)
+    return ScenarioRun(plan.scenario.name, shown_variants(plan), plan.config, result, called)
+
+
+def shown_variants(plan: Plan) -> dict[str, str]:
+    """The plan's selection as reports show it: its versions plus the defaults of the
+    functions the scenario exercises."""
     shown = {fn: v for fn, v in plan.variants.items()}
     for fn in plan.scenario.functions:
         if fn in REGISTRY and fn not in shown:
             shown[fn] = REGISTRY[fn].default
-    return ScenarioRun(plan.scenario.name, shown, plan.config, result)
+    return shown
 
 
 def behaviour_diff(a: ScenarioRun, b: ScenarioRun, label_a: str,

@@ -54,6 +54,8 @@ def _attached_mappings(alloc: BinderAlloc) -> dict[int, tuple[str, int]]:
 
 
 def check_no_page_given_up_while_mapped(alloc: BinderAlloc) -> bool:
+    if not alloc.relinquished:
+        return True
     mapped = _attached_mappings(alloc)
     return not any(id(page) in mapped for page, _ in alloc.relinquished)
 
