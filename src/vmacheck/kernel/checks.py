@@ -1,4 +1,4 @@
-"""Built-in checks of the mm model (spec §9.1): read-lock bookkeeping and invariants.
+"""Built-in checks of the mm model: read-lock bookkeeping and invariants.
 
 VMA read locks are held resources of the thread that took them (so a leaked one is a
 ``resource-leak`` and an unlock without one is a ``bad-unlock``).  When a read lock is taken the
@@ -30,12 +30,12 @@ VMA_LOCK_CLASS = "vm_area_struct->vm_lock"
 
 
 def vma_read_key(vma: VmAreaStruct) -> tuple[str, VmAreaStruct]:
-    """The held-resource key of a VMA read lock."""
+    """Model check: the held-resource key of a VMA read lock."""
     return ("vma-read", vma)
 
 
 def vma_write_key(vma: VmAreaStruct) -> tuple[str, VmAreaStruct]:
-    """The held-resource key of a VMA writer draining readers (lockdep only)."""
+    """Model check: the held-resource key of a VMA writer draining readers (lockdep only)."""
     return ("vma-write", vma)
 
 
@@ -45,7 +45,7 @@ def _stable_fields(vma: VmAreaStruct) -> tuple[Any, ...]:
 
 
 def note_vma_read_locked(vma: VmAreaStruct) -> None:
-    """Record that the calling thread now holds a read lock (reference) on ``vma``."""
+    """Model check: record that the calling thread now holds a read lock (reference) on ``vma``."""
     ex = current()
     tid = ex.current_tid
     assert tid is not None
@@ -56,7 +56,8 @@ def note_vma_read_locked(vma: VmAreaStruct) -> None:
 
 
 def note_vma_read_unlocked(vma: VmAreaStruct) -> bool:
-    """Record the release of a VMA read lock; reports ``bad-unlock`` when none was held."""
+    """Model check: record the release of a VMA read lock; reports ``bad-unlock`` when none was
+    held."""
     if not unhold(vma_read_key(vma)):
         ex = current()
         tid = ex.current_tid
@@ -64,20 +65,22 @@ def note_vma_read_unlocked(vma: VmAreaStruct) -> bool:
         other = ""
         if tid is not None and mm is not None and any(
                 ex.holds(tid, (mm.mmap_lock, mode)) for mode in ("R", "W")):
-            other = f" (it holds {mm.mmap_lock.name}: lock-kind mismatch, spec 9.1 #8)"
+            other = (f" (it holds {mm.mmap_lock.name}: lock-kind mismatch, vma_end_read "
+                     "after mmap_read_lock)")
         report("bad-unlock", f"vma_end_read({vma.name}) without a VMA read lock held{other}")
         return False
     return True
 
 
 def holds_vma_read(vma: VmAreaStruct) -> bool:
+    """Model check: whether the calling thread holds a read lock on ``vma``."""
     ex = current()
     tid = ex.current_tid
     return tid is not None and ex.holds(tid, vma_read_key(vma))
 
 
 def vma_readers(ex: Execution, vma: VmAreaStruct) -> frozenset[int]:
-    """Threads holding a read lock on the slot of ``vma`` (any generation)."""
+    """Model check: threads holding a read lock on the slot of ``vma`` (any generation)."""
     out = set()
     for t in ex.threads:
         for h in t.held:
@@ -115,12 +118,13 @@ def _write_locked(vma: VmAreaStruct) -> bool:
 
 
 def check_reader_writer_exclusion() -> bool:
-    """Spec §9.1 #5: a write-locked VMA has no thread holding a read lock on it."""
+    """Model check: a write-locked VMA (``__vma_start_write``, mm/mmap_lock.c) has no thread
+    of its mm holding a read lock on it."""
     return not any(_write_locked(v) for _, v in _read_holds(current()))
 
 
 def check_stable_under_read_lock() -> bool:
-    """Spec §9.1 #4: an attached VMA's bounds, flags, offset, protection and ops change only
+    """Model check: an attached VMA's bounds, flags, offset, protection and ops change only
     under its write lock, so they never change while some thread holds a read lock on it."""
     ex = current()
     state = _state_of(ex)
@@ -134,7 +138,7 @@ def check_stable_under_read_lock() -> bool:
 
 
 def check_read_locked_vma_set_up() -> bool:
-    """A VMA a reader can lock is fully set up: ``vm_page_prot`` is what
+    """Model check: A VMA a reader can lock is fully set up: ``vm_page_prot`` is what
     ``vma_set_page_prot`` computes from ``vm_flags`` and ``vm_ops`` (write-notify), the last
     step of ``mmap_region`` (commit 33313a747e81)."""
     for _, v in _read_holds(current()):
@@ -146,8 +150,8 @@ def check_read_locked_vma_set_up() -> bool:
 
 
 def check_refcount_covers_readers() -> bool:
-    """Spec §9.1 #6: ``vm_refcnt`` (without the exclude flag) counts the attachment and every
-    successful reader."""
+    """Model check: ``vm_refcnt`` (include/linux/mmap_lock.h) (without the exclude flag) counts the
+    attachment and every successful reader."""
     counts: dict[int, tuple[VmAreaStruct, int]] = {}
     for _, v in _read_holds(current()):
         prev = counts.get(id(v.slot), (v, 0))[1]
@@ -160,23 +164,25 @@ def check_refcount_covers_readers() -> bool:
 
 
 def check_seq_parity(state: KernelState) -> bool:
-    """Spec §9.1 #3: ``mm_lock_seq`` is odd exactly while the mmap lock is write-held."""
+    """Model check: ``mm_lock_seq`` (``mm_lock_seqcount_begin``/``_end``) is odd exactly while the
+    mmap lock is write-held."""
     return all((mm.mm_lock_seq._value % 2 == 1) == (mm.mmap_lock.writer is not None)
                for mm in state.mms)
 
 
 def check_fork_excludes_faults() -> bool:
-    """fb49c455323f: while ``dup_mmap`` copies a parent VMA (its model flag
+    """Model check: fb49c455323f: while ``dup_mmap`` copies a parent VMA (its model flag
     ``model_dup_mmap`` is set), no thread holds a read lock on it (no page fault runs on it
     under the per-VMA lock)."""
     return not any(v.slot.model_dup_mmap._value for _, v in _read_holds(current()))
 
 
 def register_builtin_checks(state: KernelState) -> None:
-    """Register the mm invariants for the execution being built."""
-    invariant("vma reader/writer exclusion (spec 9.1 #5)", check_reader_writer_exclusion)
-    invariant("vma fields stable under a read lock (spec 9.1 #4)", check_stable_under_read_lock)
+    """Model check: register the mm invariants for the execution being built."""
+    invariant("vma reader/writer exclusion (__vma_start_write)", check_reader_writer_exclusion)
+    invariant("vma fields stable under a read lock (vma_start_write)", check_stable_under_read_lock)
     invariant("read-locked vma is fully set up (33313a747e81)", check_read_locked_vma_set_up)
-    invariant("vm_refcnt counts readers (spec 9.1 #6)", check_refcount_covers_readers)
-    invariant("mm_lock_seq odd iff write-locked (spec 9.1 #3)", lambda: check_seq_parity(state))
+    invariant("vm_refcnt counts readers (vma_start_read)", check_refcount_covers_readers)
+    invariant("mm_lock_seq odd iff write-locked (mm_lock_seqcount_begin)",
+              lambda: check_seq_parity(state))
     invariant("dup_mmap copies no read-locked vma (fb49c455323f)", check_fork_excludes_faults)

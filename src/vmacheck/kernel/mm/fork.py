@@ -1,5 +1,5 @@
 """fork's address-space copy and the ``mm_users`` teardown (``kernel/fork.c``; ``dup_mmap``
-moved to ``mm/mmap.c`` in 6.15; spec §3.6).
+moved to ``mm/mmap.c`` in 6.15).
 
 ``dup_mmap`` is versioned; ``dup_mmap@pre-fb49c455323f`` is the version before "fork: lock
 VMAs of the parent process when forking": the parent's VMAs are copied under the parent's mmap
@@ -36,7 +36,7 @@ SINGLE_DEPTH_NESTING = 1
 
 
 async def dup_mmap_copy_vma(mm: MmStruct, mpnt: VmAreaStruct, start: int, end: int) -> int:
-    """The body of ``dup_mmap``'s loop (mm/mmap.c) after the parent VMA is (or, before
+    """``dup_mmap`` (mm/mmap.c), the body of its loop after the parent VMA is (or, before
     fb49c455323f, is not) write-locked: skip VM_DONTCOPY, else ``vm_area_dup``,
     ``anon_vma_fork``, link into the child's tree (``vma_iter_bulk_store``), ``vm_ops->open``,
     ``copy_page_range``.
@@ -55,7 +55,8 @@ async def dup_mmap_copy_vma(mm: MmStruct, mpnt: VmAreaStruct, start: int, end: i
     await tmp.slot.vm_mm.store(mm)
     # vma_iter_bulk_store links the copy into the child's tree and attaches it; the child mm
     # is write-locked, and the model stamps the copy write-locked so that
-    # vma_mark_attached's assertion holds [I]
+    # vma_mark_attached's assertion holds (inferred: the kernel's copy is private until
+    # the child runs)
     await vma_start_write(tmp)
     await vma_mark_attached(tmp)
     await vma_iter_store(mm, start, end, tmp)

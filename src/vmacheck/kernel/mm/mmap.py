@@ -1,4 +1,4 @@
-"""mmap, munmap, stack expansion and exit (``mm/mmap.c``, ``mm/vma.c``; spec §3.2-3.3, §3.7).
+"""mmap, munmap, stack expansion and exit (``mm/mmap.c``, ``mm/vma.c``).
 
 ``mmap_region`` and ``expand_downwards`` are versioned; the historic versions with a fix
 removed are registered here: ``mmap_region@pre-33313a747e81`` (the new VMA is inserted before
@@ -117,7 +117,7 @@ async def __mmap_complete(mm: MmStruct, vma: VmAreaStruct,
 @kfunc("mainline")
 async def mmap_region(mm: MmStruct, file: File | None, addr: int, length: int,
                       vm_flags: int, pgoff: int) -> int:
-    """``mmap_region``/``__mmap_region`` (mm/vma.c; spec §3.3).  Caller holds the mmap
+    """``mmap_region``/``__mmap_region`` (mm/vma.c).  Caller holds the mmap
     write lock.  The driver hook runs before insertion; the new VMA is write-locked before it
     is inserted (33313a747e81), so no reader can lock it until ``mmap_write_unlock``."""
     mmap_assert_write_locked(mm)
@@ -156,7 +156,7 @@ async def mmap_region_insert_unlocked(mm: MmStruct, file: File | None, addr: int
 
 
 async def vm_area_attach_unlocked(vma: VmAreaStruct) -> None:
-    """What ``vma_link`` (mm/mmap.c) did before 33313a747e81: publish the VMA as attached with
+    """``vma_link`` (mm/mmap.c) before 33313a747e81, its attach: publish the VMA as attached with
     no write lock taken (``vm_refcnt = 1``; the 6.15 encoding of "attached")."""
     await vma.vm_refcnt.store(1)
 
@@ -250,7 +250,7 @@ async def expand_stack_locked(vma: VmAreaStruct, address: int) -> int:
 
 
 async def exit_mmap(mm: MmStruct) -> None:
-    """``exit_mmap`` (mm/mmap.c; spec §3.7 [U]): unmap everything under the read lock, then
+    """``exit_mmap`` (mm/mmap.c): unmap everything under the read lock, then
     under the write lock detach, unlink and free every VMA.  (The model clears the tree
     before freeing, where the kernel destroys it after; nobody can look it up by then.)"""
     await mmap_read_lock(mm)

@@ -1,7 +1,8 @@
 """Per-VMA locks: readers under RCU, writers, detach, and the wait helpers
-(``mm/mmap_lock.c`` of the 2026 trees; spec §2).
+(``mm/mmap_lock.c`` of the 2026 trees).
 
-Every function follows the kernel's branch structure and is split into the steps of spec §12.2.
+Every function follows the kernel's branch structure and is split into steps at each access
+another CPU can observe (atomics, lock operations, shared loads and stores).
 ``lock_vma_under_rcu``, ``vma_start_write`` and ``vma_start_read_unlocked`` are versioned
 (:func:`~vmacheck.kernel.variants.kfunc`) so that variants can replace them.
 """
@@ -163,7 +164,7 @@ async def vma_mark_detached(vma: VmAreaStruct) -> None:
 
 
 async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int | None:
-    """``vma_start_read`` (mm/mmap_lock.c, 2026 form; spec §2.3).  Caller is in an RCU read
+    """``vma_start_read`` (mm/mmap_lock.c, 2026 form).  Caller is in an RCU read
     section.  Returns the VMA with a read reference (RCU still held), ``-EAGAIN`` if it was
     detached, or NULL; on failure the RCU read lock has been released.  Never blocks."""
     # 1. early, lockless stamp check
@@ -203,7 +204,7 @@ async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int 
 
 @kfunc("mainline")
 async def lock_vma_under_rcu(mm: MmStruct, address: int) -> VmAreaStruct | None:
-    """``lock_vma_under_rcu`` (mm/mmap_lock.c; spec §2.4): find and read-lock the VMA
+    """``lock_vma_under_rcu`` (mm/mmap_lock.c): find and read-lock the VMA
     covering ``address`` without the mmap lock.  Never blocks: NULL on any failure; re-walks
     the tree when the found VMA was detached (-EAGAIN; the re-walk waits for the tree or the
     VMA to change so exhaustive search stays finite).  Stub returning NULL without per-VMA
@@ -240,7 +241,7 @@ async def lock_vma_under_rcu(mm: MmStruct, address: int) -> VmAreaStruct | None:
 
 
 async def lock_vma_under_rcu_wait(mm: MmStruct, address: int) -> VmAreaStruct | None:
-    """``lock_vma_under_rcu_wait`` (mm/mmap_lock.c, linux-mm 607a10f8; spec §2.12): the
+    """``lock_vma_under_rcu_wait`` (mm/mmap_lock.c, linux-mm 607a10f8): the
     fast path, else wait out the writer under ``mmap_read_lock`` and retry while a VMA
     exists.  Blocks.  A retry that would see nothing new parks until something changes."""
     while True:
@@ -259,7 +260,7 @@ async def lock_vma_under_rcu_wait(mm: MmStruct, address: int) -> VmAreaStruct | 
 @kfunc("fixed")
 async def vma_start_read_unlocked(mm: MmStruct, address: int) -> VmAreaStruct | None:
     """``vma_start_read_unlocked`` (mm/mmap_lock.c, Hansen series patch 3 as the review asked
-    for it; spec §2.12): fast path ``lock_vma_under_rcu``; slow path looks the VMA up under
+    for it): fast path ``lock_vma_under_rcu``; slow path looks the VMA up under
     ``mmap_read_lock``, read-locks it with ``vma_start_read_locked`` and drops the mmap lock.
     Returns a read-locked VMA with no mmap lock held, or NULL.  Blocks on the slow path."""
     vma: VmAreaStruct | None = await lock_vma_under_rcu(mm, address)
@@ -279,7 +280,7 @@ async def vma_start_read_unlocked(mm: MmStruct, address: int) -> VmAreaStruct | 
 
 @vma_start_read_unlocked.variant("posted")
 async def vma_start_read_unlocked_posted(mm: MmStruct, address: int) -> VmAreaStruct | None:
-    """``vma_start_read_unlocked`` (mm/mmap_lock.c) exactly as posted (seed 002, v2 3/5): the
+    """``vma_start_read_unlocked`` (mm/mmap_lock.c) exactly as posted (Hansen series v2 3/5): the
     slow path takes the mmap read lock (``guard(rwsem_read)``) and calls
     ``vma_start_read_locked(vma)`` on the NULL left by the failed fast path."""
     vma: VmAreaStruct | None = await lock_vma_under_rcu(mm, address)

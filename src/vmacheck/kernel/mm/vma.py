@@ -1,4 +1,4 @@
-"""VMA allocation, split and munmap (``mm/vma.c``, ``mm/vma_init.c``; spec §3.1-3.2).
+"""VMA allocation, split and munmap (``mm/vma.c``, ``mm/vma_init.c``).
 
 Known simplifications: allocation-failure and error paths that re-attach VMAs
 (``reattach_vmas``, ``vms_abort_munmap_vmas``) are not modelled (the model's allocations only
@@ -66,8 +66,8 @@ async def vm_area_dup(orig: VmAreaStruct) -> VmAreaStruct | None:
 
 async def vm_area_free(vma: VmAreaStruct) -> None:
     """``vm_area_free`` (mm/vma_init.c): the VMA must be detached (``vma_assert_detached``);
-    the object goes back to the slab and may be reused at once.  The model also checks spec
-    §9.1 #13: out of the tree and no PTE left in its range."""
+    the object goes back to the slab and may be reused at once.  The model also checks that
+    the VMA is out of the tree and no PTE is left in its range (``_check_vma_gone``)."""
     vma_assert_detached(vma)
     _check_vma_gone(vma)
     state = kernel_state()
@@ -81,7 +81,8 @@ async def vm_area_free(vma: VmAreaStruct) -> None:
 
 
 def _check_vma_gone(vma: VmAreaStruct) -> None:
-    """Model check (spec 9.1 #13): a VMA is freed only when out of the tree and zapped."""
+    """Model check: a VMA is freed (``vm_area_free``, mm/vma_init.c) only when out of the tree and
+    zapped."""
     mm = vma.vm_mm
     if mm is None or current().current_tid is None:
         return

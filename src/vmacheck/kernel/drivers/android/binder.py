@@ -76,7 +76,7 @@ BINDER_VM_FLAGS = VM_READ | VM_MAYREAD | VM_DONTCOPY | VM_MIXEDMAP
 
 
 def binder_open(mm: MmStruct, freelist: BinderFreelist, npages: int) -> tuple[BinderAlloc, File]:
-    """Set-up: ``binder_open`` → ``binder_alloc_init`` (``mmgrab``: ``mm_count`` + 1) and the
+    """Model set-up: ``binder_open`` → ``binder_alloc_init`` (``mmgrab``: ``mm_count`` + 1) and the
     opened file."""
     alloc = BinderAlloc(mm, freelist, npages)
     mm.mm_count._value += 1
@@ -85,7 +85,7 @@ def binder_open(mm: MmStruct, freelist: BinderFreelist, npages: int) -> tuple[Bi
 
 def setup_binder_mapping(mm: MmStruct, freelist: BinderFreelist, start: int, npages: int,
                          *, mdata_for: tuple[int, ...] = ()) -> tuple[BinderAlloc, Any, File]:
-    """Set-up: a binder process whose ``mmap`` of ``npages`` pages at ``start`` completed.
+    """Model set-up: a binder process whose ``mmap`` of ``npages`` pages at ``start`` completed.
 
     ``mdata_for`` lists page indexes that are installed and on the freelist, as after a
     buffer covering them was allocated and freed (the layout is one free buffer).  Each such

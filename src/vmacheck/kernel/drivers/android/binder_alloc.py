@@ -108,35 +108,40 @@ class BinderAlloc:
 
 
 async def binder_get_installed_page(alloc: BinderAlloc, index: int) -> Any:
-    """``binder_get_installed_page``: ``smp_load_acquire(&alloc->pages[index])``."""
+    """``binder_get_installed_page`` (drivers/android/binder_alloc.c):
+    ``smp_load_acquire(&alloc->pages[index])``."""
     return await alloc.pages[index].load()
 
 
 async def binder_set_installed_page(alloc: BinderAlloc, index: int, page: Any) -> None:
-    """``binder_set_installed_page``: ``smp_store_release(&alloc->pages[index], page)``."""
+    """``binder_set_installed_page`` (drivers/android/binder_alloc.c):
+    ``smp_store_release(&alloc->pages[index], page)``."""
     await alloc.pages[index].store(page)
 
 
 async def binder_alloc_is_mapped(alloc: BinderAlloc) -> bool:
-    """``binder_alloc_is_mapped``: acquire load of ``alloc->mapped``."""
+    """``binder_alloc_is_mapped`` (drivers/android/binder_alloc.c): acquire load of
+    ``alloc->mapped``."""
     value: bool = await alloc.mapped.load()
     return value
 
 
 async def binder_alloc_set_mapped(alloc: BinderAlloc, state: bool) -> None:
-    """``binder_alloc_set_mapped``: release store of ``alloc->mapped``."""
+    """``binder_alloc_set_mapped`` (drivers/android/binder_alloc.c): release store of
+    ``alloc->mapped``."""
     await alloc.mapped.store(state)
 
 
 async def page_to_lru(page: Any) -> BinderShrinkerMdata:
-    """``page_to_lru``: the mdata hanging off ``page_private(page)`` (a load of
-    ``page->private``)."""
+    """``page_to_lru`` (drivers/android/binder_alloc.c): the mdata hanging off
+    ``page_private(page)`` (a load of ``page->private``)."""
     mdata: BinderShrinkerMdata = await page.private.load()
     return mdata
 
 
 async def binder_page_alloc(alloc: BinderAlloc, index: int) -> Any:
-    """``binder_page_alloc``: a zeroed page plus its shrinker metadata in ``page_private``.
+    """``binder_page_alloc`` (drivers/android/binder_alloc.c): a zeroed page plus its shrinker
+    metadata in ``page_private``.
 
     Returns None when the page pool or the mdata pool is exhausted (``-ENOMEM``)."""
     page = await mmg.alloc_page()
@@ -155,7 +160,8 @@ async def binder_page_alloc(alloc: BinderAlloc, index: int) -> Any:
 
 
 async def binder_free_page(alloc: BinderAlloc, page: Any, who: str) -> None:
-    """``binder_free_page``: ``kfree`` the mdata (``page_private``), then ``__free_page``."""
+    """``binder_free_page`` (drivers/android/binder_alloc.c): ``kfree`` the mdata
+    (``page_private``), then ``__free_page``."""
     mdata = await page_to_lru(page)
     # ghost step: the hand-back is a write the page checks can see (invariant ``reads=``)
     await alloc.relinquished_ghost.fetch_add(1)
@@ -168,7 +174,8 @@ async def binder_free_page(alloc: BinderAlloc, page: Any, who: str) -> None:
 
 
 async def binder_lru_freelist_add(alloc: BinderAlloc, start: int, end: int) -> None:
-    """``binder_lru_freelist_add``: put the installed pages of ``[start, end)`` on the LRU."""
+    """``binder_lru_freelist_add`` (drivers/android/binder_alloc.c): put the installed pages of
+    ``[start, end)`` on the LRU."""
     vm_start = alloc.vm_start_hint
     for page_addr in range(start, end, PAGE_SIZE):
         index = (page_addr - vm_start) // PAGE_SIZE
@@ -180,8 +187,8 @@ async def binder_lru_freelist_add(alloc: BinderAlloc, start: int, end: int) -> N
 
 
 async def binder_lru_freelist_del(alloc: BinderAlloc, start: int, end: int) -> None:
-    """``binder_lru_freelist_del``: take the installed pages of ``[start, end)`` off the LRU;
-    an uninstalled page only raises ``pages_high``."""
+    """``binder_lru_freelist_del`` (drivers/android/binder_alloc.c): take the installed pages of
+    ``[start, end)`` off the LRU; an uninstalled page only raises ``pages_high``."""
     vm_start = alloc.vm_start_hint
     for page_addr in range(start, end, PAGE_SIZE):
         index = (page_addr - vm_start) // PAGE_SIZE
@@ -204,7 +211,8 @@ def _raise_to(high: int) -> Callable[[int], int]:
 
 
 async def binder_alloc_mmap_handler(alloc: BinderAlloc, vma: Any) -> int:
-    """``binder_alloc_mmap_handler``: one-shot set-up of the buffer space for ``vma``.
+    """``binder_alloc_mmap_handler`` (drivers/android/binder_alloc.c): one-shot set-up of the buffer
+    space for ``vma``.
 
     Rejects a foreign mm (-EINVAL) and a second mapping (-EBUSY, ``buffer_size`` already set,
     under ``binder_alloc_mmap_lock``); sets ``buffer_size`` (≤ 4 MiB), ``vm_start``, one free
@@ -231,8 +239,8 @@ async def binder_alloc_mmap_handler(alloc: BinderAlloc, vma: Any) -> int:
 
 
 async def binder_alloc_vma_close(alloc: BinderAlloc) -> None:
-    """``binder_alloc_vma_close``: ``mapped = false`` (and, as before Dec 2024, clear
-    ``alloc->vma``)."""
+    """``binder_alloc_vma_close`` (drivers/android/binder_alloc.c): ``mapped = false`` (and, as
+    before Dec 2024, clear ``alloc->vma``)."""
     await binder_alloc_set_mapped(alloc, False)
     await alloc.vma.store(None)
 
@@ -242,7 +250,8 @@ async def binder_alloc_vma_close(alloc: BinderAlloc) -> None:
 
 async def binder_alloc_new_buf(alloc: BinderAlloc, data_size: int, offsets_size: int = 0,
                                extra_buffers_size: int = 0, is_async: bool = False) -> Any:
-    """``binder_alloc_new_buf``: allocate under the mutex, then install pages without it.
+    """``binder_alloc_new_buf`` (drivers/android/binder_alloc.c): allocate under the mutex, then
+    install pages without it.
 
     Returns the :class:`~.binder_buffers.BinderBuffer` or a negative errno.  On an install
     error the buffer is freed again (``binder_alloc_free_buf``) and the error returned.
@@ -276,7 +285,8 @@ async def binder_alloc_new_buf(alloc: BinderAlloc, data_size: int, offsets_size:
 
 
 async def binder_free_buf_locked(alloc: BinderAlloc, buffer: bb.BinderBuffer) -> None:
-    """``binder_free_buf_locked``: async space back, LRU add, coalesce; mutex held."""
+    """``binder_free_buf_locked`` (drivers/android/binder_alloc.c): async space back, LRU add,
+    coalesce; mutex held."""
     layout: bb.Layout = await alloc.buffers.load()
     vm_end = alloc.vm_start_hint + await alloc.buffer_size.load()
     res = bb.free_buf_locked(layout, buffer.user_data, vm_end)
@@ -288,7 +298,8 @@ async def binder_free_buf_locked(alloc: BinderAlloc, buffer: bb.BinderBuffer) ->
 
 
 async def binder_alloc_free_buf(alloc: BinderAlloc, buffer: bb.BinderBuffer) -> None:
-    """``binder_alloc_free_buf``: ``binder_free_buf_locked`` under ``alloc->mutex``."""
+    """``binder_alloc_free_buf`` (drivers/android/binder_alloc.c): ``binder_free_buf_locked`` under
+    ``alloc->mutex``."""
     await alloc.mutex.lock()
     await binder_free_buf_locked(alloc, buffer)
     await alloc.mutex.unlock()
@@ -298,7 +309,8 @@ async def binder_alloc_free_buf(alloc: BinderAlloc, buffer: bb.BinderBuffer) -> 
 
 
 async def binder_alloc_deferred_release(alloc: BinderAlloc) -> tuple[int, int]:
-    """``binder_alloc_deferred_release``: free all buffers and pages; returns (buffers, pages).
+    """``binder_alloc_deferred_release`` (drivers/android/binder_alloc.c): free all buffers and
+    pages; returns (buffers, pages).
 
     Runs once the file is released (no VMA left).  BUG if still ``mapped``.  Every installed
     page is taken off the freelist (``list_lru_del``) and freed under ``alloc->mutex``.
@@ -330,7 +342,8 @@ async def binder_alloc_deferred_release(alloc: BinderAlloc) -> tuple[int, int]:
 
 
 def binder_alloc_print_pages(alloc: BinderAlloc) -> tuple[int, int, int]:
-    """``binder_alloc_print_pages``: (active, lru, free) counts, for outcomes and tests.
+    """``binder_alloc_print_pages`` (drivers/android/binder_alloc.c): (active, lru, free) counts,
+    for outcomes and tests.
 
     The kernel reads under ``alloc->mutex``; the model's version is a ``peek`` for outcome
     functions and end-of-run checks.  Counts are only taken while ``mapped`` in the kernel; the

@@ -6,12 +6,13 @@ and the page allocator's pool.  Every object the model can ever use is created w
 is built (:func:`boot`), so that object identities do not depend on the schedule:
 
 * a VMA slab *slot* owns the fields RCU readers may read through a stale pointer
-  (``vm_refcnt``, ``vm_lock_seq``, ``vm_mm``, ``vm_start``, ``vm_end``; spec §3.1); every life of
-  the slot (a *generation*) is its own :class:`VmAreaStruct` whose payload (``vm_flags``,
-  ``vm_page_prot``, ``vm_pgoff``, ``anon_vma``, ``vm_ops``, ``vm_file``,
-  ``vm_private_data``) belongs to an :class:`~vmacheck.Allocation` that ``vm_area_free`` frees:
-  touching the payload through a pointer kept past the free is a ``use-after-free`` finding,
-  while reusing the slot for a new VMA (generation + 1) is what SLAB_TYPESAFE_BY_RCU allows.
+  (``vm_refcnt``, ``vm_lock_seq``, ``vm_mm``, ``vm_start``, ``vm_end``: what ``lock_vma_under_rcu``
+  reads before it holds a reference); every life of the slot (a *generation*) is its own
+  :class:`VmAreaStruct` whose payload (``vm_flags``, ``vm_page_prot``, ``vm_pgoff``, ``anon_vma``,
+  ``vm_ops``, ``vm_file``, ``vm_private_data``) belongs to an :class:`~vmacheck.Allocation` that
+  ``vm_area_free`` frees: touching the payload through a pointer kept past the free is a
+  ``use-after-free`` finding, while reusing the slot for a new VMA (generation + 1) is what
+  SLAB_TYPESAFE_BY_RCU allows.
 * pages come from a pool; a page's memory is freed when its last reference is put.
 
 Addresses are byte addresses; ``PAGE_SIZE`` is 4096.  Page tables are one
@@ -46,7 +47,7 @@ VM_DONTEXPAND = 0x40000
 VM_MIXEDMAP = 0x10000000
 VM_SOFTDIRTY = 0x8000000
 
-# vm_refcnt encoding (include/linux/mmap_lock.h, 7.0 names; spec §2.1-2.2)
+# vm_refcnt encoding (include/linux/mmap_lock.h, 7.0 names)
 VM_REFCNT_EXCLUDE_READERS_FLAG = 1 << 30
 VM_REFCNT_LIMIT = VM_REFCNT_EXCLUDE_READERS_FLAG - 1
 
@@ -85,7 +86,7 @@ def vma_wants_writenotify(vm_flags: int, vm_ops: VmOperationsStruct | None) -> b
 
 
 def vma_page_prot(vm_flags: int, vm_ops: VmOperationsStruct | None) -> int:
-    """What ``vma_set_page_prot`` (mm/mmap.c) stores in ``vm_page_prot``."""
+    """Model helper: what ``vma_set_page_prot`` (mm/mmap.c) stores in ``vm_page_prot``."""
     if vma_wants_writenotify(vm_flags, vm_ops):
         vm_flags &= ~VM_SHARED
     return vm_get_page_prot(vm_flags)

@@ -1,6 +1,6 @@
 """The mmap_lock wrappers and the inline per-VMA lock helpers (``include/linux/mmap_lock.h``).
 
-The configuration switches (spec §2.11): ``SERIES_APPLIED`` (Dave Hansen's "mm: Unconditional
+The configuration switches: ``SERIES_APPLIED`` (Dave Hansen's "mm: Unconditional
 per-VMA locks and cleanups": per-VMA locks always built) and ``PER_VMA_LOCK`` (before the
 series: ``CONFIG_PER_VMA_LOCK``).  Without the series and with ``PER_VMA_LOCK`` off, the VMA
 lock functions are the header's stubs: ``lock_vma_under_rcu`` returns NULL, ``vma_end_read``,
