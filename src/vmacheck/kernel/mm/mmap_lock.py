@@ -45,6 +45,8 @@ VMA_LOCK_SUCCESS = "VMA_LOCK_SUCCESS"
 VMA_LOCK_ABORT = "VMA_LOCK_ABORT"
 VMA_LOCK_RETRY = "VMA_LOCK_RETRY"
 VMA_LOCK_MISS = "VMA_LOCK_MISS"
+MODEL_VMA_REUSED = "model: vma reused by another mm"
+"""A model-only event: ``vma_start_read`` found the object attached to another mm."""
 
 TASK_UNINTERRUPTIBLE = 2
 TASK_KILLABLE = 0x102
@@ -184,6 +186,7 @@ async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int 
     # 3. the slab object may have been reused by another mm (9bbffee67ffd)
     other_mm = await vma.slot.vm_mm.load()
     if other_mm is not mm:
+        count_vm_vma_lock_event(MODEL_VMA_REUSED)
         await rcu_read_unlock()
         await mmgrab(other_mm)
         await vma_refcount_put(vma)
@@ -198,7 +201,7 @@ async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int 
         await vma_refcount_put(vma)
         await rcu_read_unlock()
         return None
-    note_vma_read_locked(life)
+    note_vma_read_locked(life, mm)
     return life
 
 

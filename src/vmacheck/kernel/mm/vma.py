@@ -29,11 +29,14 @@ from vmacheck.kernel.include.linux.mmap_lock import (
     mmap_read_unlock,
     mmap_write_downgrade,
     mmap_write_unlock,
+    per_vma_lock,
     vma_assert_detached,
     vma_mark_attached,
 )
 from vmacheck.kernel.mm.memory import tlb_finish_mmu, unmap_page_range
 from vmacheck.kernel.mm.mmap_lock import vma_mark_detached, vma_start_write
+from vmacheck.kernel.rcu import call_rcu
+from vmacheck.kernel.variants import config
 
 # --------------------------------------------------------------------------- slab
 
@@ -64,12 +67,27 @@ async def vm_area_dup(orig: VmAreaStruct) -> VmAreaStruct | None:
     return new
 
 
-async def vm_area_free(vma: VmAreaStruct) -> None:
-    """``vm_area_free`` (mm/vma_init.c): the VMA must be detached (``vma_assert_detached``);
-    the object goes back to the slab and may be reused at once.  The model also checks that
-    the VMA is out of the tree and no PTE is left in its range (``_check_vma_gone``)."""
-    vma_assert_detached(vma)
-    _check_vma_gone(vma)
+VMA_FREE_RCU = "VMA_FREE_RCU"
+"""The VMA free regime (a ``--config`` switch).  ``VMA_FREE_RCU=y``: kernels 6.4 - 6.14 with
+per-VMA locks, where ``vm_area_free`` defers the free with ``call_rcu`` (so a VMA found under
+``rcu_read_lock`` stays valid memory until ``rcu_read_unlock``, and its slab object is reused
+only after a grace period).  ``n`` (the default): 6.15 and later, where ``vm_area_cachep`` is
+SLAB_TYPESAFE_BY_RCU (commit 3104138517fc) and the VMA is freed at once: its object may be
+reused immediately, by this mm or another one, and only the fields ``vma_start_read`` checks
+(``vm_refcnt``, ``vm_lock_seq``, ``vm_mm``, bounds) may be read before the reader holds a
+reference."""
+
+
+def vma_free_rcu() -> bool:
+    """Model helper: whether the selected kernel frees VMAs through RCU (6.4 - 6.14 with
+    per-VMA locks) rather than at once into a SLAB_TYPESAFE_BY_RCU cache (6.15+)."""
+    return config(VMA_FREE_RCU) and per_vma_lock()
+
+
+async def __vm_area_free(vma: VmAreaStruct) -> None:
+    """``__vm_area_free`` (mm/vma_init.c; ``kernel/fork.c`` before 6.15): free the object.
+    Its payload dies now; the slab object goes back to ``vm_area_cachep`` and may be reused for
+    a new VMA (the model's next generation of the slot)."""
     state = kernel_state()
     await vma.alloc.free()
     if vma.slot.current is vma:
@@ -78,6 +96,26 @@ async def vm_area_free(vma: VmAreaStruct) -> None:
     if vma.generation + 1 < len(lives):
         nxt = lives[vma.generation + 1]
         await state.vm_area_cachep.update(lambda t: (*t, nxt))
+
+
+async def vm_area_free_rcu_cb(vma: VmAreaStruct) -> None:
+    """``vm_area_free_rcu_cb`` (kernel/fork.c, 6.4 - 6.14): the RCU callback that frees the
+    VMA after a grace period (``__vm_area_free``)."""
+    await __vm_area_free(vma)
+
+
+async def vm_area_free(vma: VmAreaStruct) -> None:
+    """``vm_area_free`` (mm/vma_init.c; kernel/fork.c before 6.15): the VMA must be detached
+    (``vma_assert_detached``).  6.15+: ``__vm_area_free`` at once (the object may be reused
+    at once: SLAB_TYPESAFE_BY_RCU); 6.4 - 6.14 with per-VMA locks (``VMA_FREE_RCU=y``):
+    ``call_rcu(&vma->vm_rcu, vm_area_free_rcu_cb)``.  The model also checks that the VMA is
+    out of the tree and no PTE is left in its range (``_check_vma_gone``)."""
+    vma_assert_detached(vma)
+    _check_vma_gone(vma)
+    if vma_free_rcu():
+        await call_rcu(vm_area_free_rcu_cb, vma)
+        return
+    await __vm_area_free(vma)
 
 
 def _check_vma_gone(vma: VmAreaStruct) -> None:

@@ -225,7 +225,10 @@ TreeEntry = tuple[int, int, VmAreaStruct]
 class MmStruct:
     """``struct mm_struct``: ``mmap_lock`` (a fair rwsem whose ``seq`` is ``mm_lock_seq``),
     ``mm_users``/``mm_count``, the VMA tree ``mm_mt`` (an immutable tuple of
-    :data:`TreeEntry` sorted by address) and the page tables (``pte[address]``)."""
+    :data:`TreeEntry` sorted by address), ``vma_writer_wait`` (the ``struct rcuwait`` a VMA
+    writer sleeps on until readers drain; a reader's ``vma_refcount_put`` wakes it) and the
+    page tables (``pte[address]``).  All but the page tables die with the struct (the last
+    ``mmdrop``)."""
 
     def __init__(self, name: str = "mm", task_size: int = 16 * PAGE_SIZE) -> None:
         self.kernel = kernel_state()
@@ -237,6 +240,7 @@ class MmStruct:
         self.mm_users = Var(f"{name}.mm_users", 1, alloc=self.alloc)
         self.mm_count = Var(f"{name}.mm_count", 1, alloc=self.alloc)
         self.mm_mt = Var(f"{name}.mm_mt", (), alloc=self.alloc)
+        self.vma_writer_wait = Var(f"{name}.vma_writer_wait", None, alloc=self.alloc)
         self.task_size = task_size
         self.pte = {addr: Var(f"{name}.pte[{addr >> PAGE_SHIFT}]", None)
                     for addr in range(0, task_size, PAGE_SIZE)}
@@ -259,6 +263,8 @@ class KernelState:
         self.rcu_readers = [Var(f"rcu_read_lock_nesting[{t}]", (0, 0)) for t in range(threads)]
         self.mms: list[MmStruct] = []
         self.read_snapshots: dict[tuple[int, int, int], tuple[Any, ...]] = {}
+        self.read_for: dict[tuple[int, int, int], MmStruct] = {}
+        """Per read lock held (thread, slot, generation): the mm the reader locked it for."""
         self.vma_lock_events: dict[str, int] = {}
 
 

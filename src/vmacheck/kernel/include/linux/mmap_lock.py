@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmacheck.explore import WARN_ON, Op, current
+from vmacheck.explore import WARN_ON, Op, Var, current
 from vmacheck.explore.core import Execution, Footprint
 from vmacheck.kernel.checks import (
     holds_vma_read,
@@ -181,15 +181,36 @@ async def vma_start_read_locked(vma: VmAreaStruct) -> bool:
     return await vma_start_read_locked_nested(vma, 0)
 
 
+def is_vma_writer_only(refcnt: int) -> bool:
+    """``is_vma_writer_only`` (include/linux/mmap_lock.h): a writer excludes readers and at
+    most its own (attach) reference is left."""
+    return bool(refcnt & VM_REFCNT_EXCLUDE_READERS_FLAG
+                and refcnt <= VM_REFCNT_EXCLUDE_READERS_FLAG + 1)
+
+
+async def rcuwait_wake_up(w: Var) -> None:
+    """``rcuwait_wake_up`` (kernel/exit.c): wake the task sleeping on ``w`` (a read of the
+    ``struct rcuwait``; the sleeper's wait condition is what lets it run in the model)."""
+    await w.load()
+
+
 async def vma_refcount_put(vma: VmAreaStruct) -> None:
-    """``vma_refcount_put`` (include/linux/mmap_lock.h): drop a reader reference; when only the
-    writer's share is left the writer sleeping in ``vma_writer_wait`` becomes runnable (its wait
-    condition)."""
+    """``vma_refcount_put`` (include/linux/mmap_lock.h): read ``vma->vm_mm`` (a copy, in
+    case the VMA is freed once the reference is gone), drop a reader reference
+    (``__refcount_dec_and_test``) and, if only a writer's share is left
+    (``is_vma_writer_only``), ``rcuwait_wake_up(&mm->vma_writer_wait)``: that touches the mm,
+    which must still be alive (commit 9bbffee67ffd pins a foreign mm with ``mmgrab`` first)."""
+    held = holds_vma_read(vma)
     life = vma.slot.current or vma
-    values = await locked_update([vma.vm_refcnt, *life.lock_view()], [vma.vm_refcnt],
-                                 lambda v: [v[0] - 1], f"vma_refcount_put {vma.name}")
-    WARN_ON(values[0] % VM_REFCNT_EXCLUDE_READERS_FLAG == 0,
-            f"vm_refcnt underflow on {vma.name}")
+    values = await locked_update([vma.vm_refcnt, vma.slot.vm_mm, *life.lock_view()],
+                                 [vma.vm_refcnt], lambda v: [v[0] - 1],
+                                 f"vma_refcount_put {vma.name}")
+    if held:  # rwsem_release(&vma->vmlock_dep_map), recorded in the step of the decrement
+        note_vma_read_unlocked(vma)
+    old, mm = values[0], values[1]
+    WARN_ON(old % VM_REFCNT_EXCLUDE_READERS_FLAG == 0, f"vm_refcnt underflow on {vma.name}")
+    if old - 1 != 0 and is_vma_writer_only(old - 1) and mm is not None:
+        await rcuwait_wake_up(mm.vma_writer_wait)
 
 
 async def vma_end_read(vma: VmAreaStruct) -> None:
@@ -202,7 +223,6 @@ async def vma_end_read(vma: VmAreaStruct) -> None:
         note_vma_read_unlocked(vma)  # reports the bad unlock
         return
     await vma_refcount_put(vma)
-    note_vma_read_unlocked(vma)
 
 
 async def vma_mark_attached(vma: VmAreaStruct) -> None:
