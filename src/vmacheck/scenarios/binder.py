@@ -32,6 +32,7 @@ from vmacheck.kernel.drivers.android.binder_props import (
     register_strict_checks,
 )
 from vmacheck.kernel.drivers.android.binder_shrinker import binder_shrink_scan
+from vmacheck.kernel.kernel.exit import do_exit
 from vmacheck.kernel.mm import (
     VM_READ,
     VM_WRITE,
@@ -342,3 +343,30 @@ _scenario("binder-release-shrink",
           SHRINKER, _release_shrink,
           "binder_alloc_deferred_release frees every page under alloc->mutex after taking it "
           "off the freelist; the shrinker must not touch the alloc afterwards.")
+
+
+# --------------------------------------------------------------------------- exit
+
+
+def _owner_exit_install_shrink() -> list[Thread]:
+    w = binder_world(npages=2, lru_pages=(1,), threads=8)
+    filp = w.vma.vm_file.peek()
+
+    async def owner_exit() -> None:
+        await do_exit(w.mm, [filp])
+
+    return [("transaction", transaction(w, 64)), ("shrinker", shrinker(w)),
+            ("owner exit", owner_exit())]
+
+
+_scenario("binder-owner-exit-install-shrink",
+          "the binder process exits while a transaction installs page 0 and the shrinker "
+          "reclaims page 1",
+          ("binder_install_single_page", "binder_alloc_free_page"), _owner_exit_install_shrink,
+          "do_exit: exit_mm (mmput; the last mm_users reference runs exit_mmap, which closes "
+          "the binder VMA and fputs its vm_file), exit_files (fput of the descriptor), "
+          "exit_task_work (the last fput's ____fput: binder_release defers "
+          "binder_deferred_release to a kworker, which frees every page and mmdrops the mm).  "
+          "The install and the shrinker pin the address space with mmget_not_zero and let go "
+          "with mmput_async, so exit_mmap may run in a kworker and the last fput from there "
+          "goes to delayed_fput.")

@@ -8,7 +8,7 @@ without ``vma_start_write``).
 
 from __future__ import annotations
 
-from vmacheck.kernel.include.linux.atomic import load_all, store_all
+from vmacheck.kernel.include.linux.atomic import load_all, locked_update, store_all
 from vmacheck.kernel.include.linux.mm import find_vma_range, vma_iter_store
 from vmacheck.kernel.include.linux.mm_types import (
     EFAULT,
@@ -80,8 +80,16 @@ async def __mmap_new_vma(mm: MmStruct, file: File | None, addr: int,
     if vma is None:
         return -ENOMEM
     await vma_set_range(vma, addr, end, pgoff)
-    await store_all([(vma.vm_flags, vm_flags), (vma.vm_page_prot, vm_get_page_prot(vm_flags)),
-                     (vma.vm_file, file)], "vm_flags_init; vm_page_prot = map->page_prot")
+    if file is None:
+        await store_all([(vma.vm_flags, vm_flags),
+                         (vma.vm_page_prot, vm_get_page_prot(vm_flags)), (vma.vm_file, None)],
+                        "vm_flags_init; vm_page_prot = map->page_prot")
+    else:  # the same step also takes vma->vm_file's reference (get_file(map->file))
+        await locked_update([file.f_count], [vma.vm_flags, vma.vm_page_prot, vma.vm_file,
+                                             file.f_count],
+                            lambda v: [vm_flags, vm_get_page_prot(vm_flags), file, v[0] + 1],
+                            "vm_flags_init; vm_page_prot = map->page_prot; "
+                            "vm_file = get_file(map->file)")
     if file is not None and file.f_op.mmap is not None:
         err = await file.f_op.mmap(file, vma)
         if err:

@@ -9,6 +9,7 @@ file reference counts are not modelled.
 from __future__ import annotations
 
 from vmacheck.explore import current, report
+from vmacheck.kernel.fs.file_table import fput, get_file
 from vmacheck.kernel.include.linux.atomic import copy_vars, load_all, store_all
 from vmacheck.kernel.include.linux.kernel import might_sleep
 from vmacheck.kernel.include.linux.mm import find_vma_range, vma_iter_clear, vma_iter_store
@@ -192,6 +193,9 @@ async def __split_vma(mm: MmStruct, vma: VmAreaStruct, addr: int,
     new = await vm_area_dup(vma)
     if new is None:
         return -ENOMEM
+    vm_file = new.vm_file._value  # copied from vma, constant: no scheduling point
+    if vm_file is not None:
+        await get_file(vm_file)
     delta = (addr - start) >> PAGE_SHIFT
     if new_below:
         await vma_set_range(new, start, addr, pgoff)
@@ -231,10 +235,14 @@ async def vma_close(vma: VmAreaStruct) -> None:
 
 
 async def remove_vma(vma: VmAreaStruct) -> None:
-    """``remove_vma`` (mm/vma.c): ``might_sleep``, ``vma_close``, ``fput``,
-    ``vm_area_free``."""
+    """``remove_vma`` (mm/vma.c): ``might_sleep``, ``vma_close``, ``fput(vma->vm_file)``,
+    ``vm_area_free``.  (``vm_file`` is set before the VMA is published and never changes: the
+    model reads it without a scheduling point.)"""
     await might_sleep("remove_vma")
     await vma_close(vma)
+    vm_file = vma.vm_file._value  # constant since the VMA was set up: no scheduling point
+    if vm_file is not None:
+        await fput(vm_file)
     await vm_area_free(vma)
 
 

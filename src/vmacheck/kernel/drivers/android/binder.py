@@ -14,6 +14,7 @@ from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderFreelist,
+    binder_alloc_deferred_release,
     binder_alloc_mmap_handler,
     binder_alloc_vma_close,
 )
@@ -30,6 +31,7 @@ from vmacheck.kernel.include.linux.mm_types import (
     VmAreaStruct,
     VmOperationsStruct,
 )
+from vmacheck.kernel.kernel.workqueue import queue_work
 
 EPERM = -1
 VM_FAULT_SIGBUS = 0x000002
@@ -70,7 +72,27 @@ async def binder_mmap(filp: File, vma: VmAreaStruct) -> int:
     return await binder_alloc_mmap_handler(alloc, vma)
 
 
-binder_fops = FileOperations("binder_fops", mmap=binder_mmap)
+async def binder_deferred_release(alloc: BinderAlloc) -> None:
+    """``binder_deferred_release`` (drivers/android/binder.c), the allocator's part:
+    ``binder_alloc_deferred_release``."""
+    await binder_alloc_deferred_release(alloc)
+
+
+async def binder_defer_work(alloc: BinderAlloc) -> None:
+    """``binder_defer_work(proc, BINDER_DEFERRED_RELEASE)`` (drivers/android/binder.c):
+    ``binder_deferred_func`` runs ``binder_deferred_release`` from a kworker."""
+    await queue_work("binder_deferred_func", binder_deferred_release, alloc)
+
+
+async def binder_release(filp: File) -> int:
+    """``binder_release`` (drivers/android/binder.c): the file's last reference is gone (the
+    descriptor and every VMA's ``vm_file``): defer the release of the proc."""
+    alloc: BinderAlloc = filp.private_data
+    await binder_defer_work(alloc)
+    return 0
+
+
+binder_fops = FileOperations("binder_fops", mmap=binder_mmap, release=binder_release)
 
 BINDER_VM_FLAGS = VM_READ | VM_MAYREAD | VM_DONTCOPY | VM_MIXEDMAP
 
@@ -97,6 +119,7 @@ def setup_binder_mapping(mm: MmStruct, freelist: BinderFreelist, start: int, npa
     end = start + npages * bb.PAGE_SIZE
     vma = setup_vma(mm, start, end, BINDER_VM_FLAGS, vm_ops=binder_vm_ops, vm_file=filp,
                     vm_private_data=alloc)
+    filp.f_count._value += 1  # vma->vm_file's reference (the descriptor holds the other)
     alloc.buffer_size._value = npages * bb.PAGE_SIZE
     alloc.vm_start._value = start
     alloc.vm_start_hint = start

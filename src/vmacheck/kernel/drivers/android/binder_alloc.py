@@ -341,14 +341,10 @@ async def binder_alloc_deferred_release(alloc: BinderAlloc) -> tuple[int, int]:
     return buffers, page_count
 
 
-def binder_alloc_print_pages(alloc: BinderAlloc) -> tuple[int, int, int]:
-    """``binder_alloc_print_pages`` (drivers/android/binder_alloc.c): (active, lru, free) counts,
-    for outcomes and tests.
-
-    The kernel reads under ``alloc->mutex``; the model's version is a ``peek`` for outcome
-    functions and end-of-run checks.  Counts are only taken while ``mapped`` in the kernel; the
-    model always counts (an unmapped alloc shows its remaining pages).
-    """
+def page_counts(alloc: BinderAlloc) -> tuple[int, int, int]:
+    """Model helper: (active, lru, free) page counts as ``binder_alloc_print_pages`` prints
+    them, read without a step (for outcome labels and end-of-run checks).  Unlike the kernel
+    it also counts while unmapped (an unmapped alloc shows its remaining pages)."""
     on_lru = set(alloc.freelist.lru.peek_items())
     active = lru = free = 0
     if alloc.pages_mem.freed:
@@ -362,3 +358,34 @@ def binder_alloc_print_pages(alloc: BinderAlloc) -> tuple[int, int, int]:
         else:
             active += 1
     return active, lru, free
+
+
+async def binder_alloc_print_pages(alloc: BinderAlloc) -> tuple[int, int, int]:
+    """``binder_alloc_print_pages`` (drivers/android/binder_alloc.c), the debugfs/``proc``
+    reader: under ``alloc->mutex``, only once ``binder_alloc_is_mapped``, count each page of
+    ``pages[]`` as free (NULL), active (off the freelist: ``list_empty(page_to_lru(page))``)
+    or on the LRU; returns (active, lru, free)."""
+    active = lru = free = 0
+    await alloc.mutex.lock()
+    if await binder_alloc_is_mapped(alloc):
+        size = await alloc.buffer_size.load()
+        for i in range(size // PAGE_SIZE):
+            page = await binder_get_installed_page(alloc, i)
+            if page is None:
+                free += 1
+            elif not await (await page_to_lru(page)).lru_node.load():
+                active += 1
+            else:
+                lru += 1
+    await alloc.mutex.unlock()
+    return active, lru, free
+
+
+async def binder_alloc_print_allocated(alloc: BinderAlloc) -> int:
+    """``binder_alloc_print_allocated`` (drivers/android/binder_alloc.c): under
+    ``alloc->mutex``, print every allocated buffer; returns how many there are."""
+    await alloc.mutex.lock()
+    layout: bb.Layout = await alloc.buffers.load()
+    count = sum(1 for b in layout if not b.free)
+    await alloc.mutex.unlock()
+    return count

@@ -36,7 +36,7 @@ from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderShrinkerMdata,
-    binder_alloc_print_pages,
+    page_counts,
 )
 from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, kernel_state
 from vmacheck.kernel.include.linux.mmap_lock import per_vma_lock
@@ -175,7 +175,7 @@ def page_state_outcome(alloc: BinderAlloc) -> None:
     active:lru:free."""
 
     def describe() -> str:
-        active, lru, free = binder_alloc_print_pages(alloc)
+        active, lru, free = page_counts(alloc)
         return f"pages {active}:{lru}:{free}"
 
     outcome(describe)

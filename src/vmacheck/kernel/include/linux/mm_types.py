@@ -111,22 +111,31 @@ class VmOperationsStruct:
 
 @dataclass(frozen=True)
 class FileOperations:
-    """``struct file_operations`` (include/linux/fs.h): only ``mmap`` matters here.
+    """``struct file_operations`` (include/linux/fs.h): ``mmap`` and ``release``.
 
     ``mmap(file, vma)`` is the driver hook ``mmap_region`` calls before the VMA is inserted
-    (e.g. ``binder_mmap``); it returns 0 or ``-errno``.
+    (e.g. ``binder_mmap``); it returns 0 or ``-errno``.  ``release(file)`` runs from ``__fput``
+    when the last reference to the file is gone (e.g. ``binder_release``).
     """
 
     name: str
     mmap: Callable[[File, VmAreaStruct], Awaitable[int]] | None = None
+    release: Callable[[File], Awaitable[int]] | None = None
 
 
-@dataclass(eq=False)
 class File:
-    """``struct file``: its operations and the driver's ``private_data``."""
+    """``struct file``: its operations, the driver's ``private_data`` and ``f_count`` (the
+    references: the descriptor table's, each VMA's ``vm_file``).  ``f_count`` starts at
+    ``refs``; the memory dies in ``__fput`` (``file_free``)."""
 
-    f_op: FileOperations
-    private_data: Any = None
+    def __init__(self, f_op: FileOperations, private_data: Any = None, refs: int = 1) -> None:
+        self.f_op = f_op
+        self.private_data = private_data
+        self.memory = Allocation(f"file {f_op.name}")
+        self.f_count = Var(f"file {f_op.name}.f_count", refs, alloc=self.memory)
+
+    def __repr__(self) -> str:
+        return f"file {self.f_op.name}"
 
 
 class Page:
@@ -264,6 +273,12 @@ class KernelState:
         self.mms: list[MmStruct] = []
         self.read_snapshots: dict[tuple[int, int, int], tuple[Any, ...]] = {}
         self.read_for: dict[tuple[int, int, int], MmStruct] = {}
+        self.kthreads: set[int] = set()
+        """Threads that are kernel threads (kworkers, RCU callbacks): no task work."""
+        self.task_works: dict[int, list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]]
+                              | None] = {}
+        """Per user task: its pending ``task_work`` callbacks (None once ``exit_task_work``
+        ran: ``task_work_add`` then fails)."""
         """Per read lock held (thread, slot, generation): the mm the reader locked it for."""
         self.vma_lock_events: dict[str, int] = {}
 

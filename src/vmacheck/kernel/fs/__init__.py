@@ -1,0 +1,1 @@
+"""Models of ``fs/``: file references (``fs/file_table.c``)."""
