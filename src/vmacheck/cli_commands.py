@@ -166,13 +166,13 @@ def do_diff(args: argparse.Namespace, selection: Selection, options: dict[str, A
 
 def do_replay(args: argparse.Namespace, selection: Selection, color: bool) -> int:
     s = scenario(args.scenario)
-    tids = schedule(args.schedule)
+    schedule(args.schedule)  # a malformed schedule is a usage error before anything runs
     sel = Selection(selection.variants, {**s.config, **selection.config})
     from vmacheck.explore.schedule import ScheduleError
 
     with select(sel):
         try:
-            rep = replay(s.build, tids, max_steps=s.max_steps)
+            rep = replay(s.build, args.schedule, max_steps=s.max_steps)
         except ScheduleError as err:
             raise UsageError(f"--schedule: {err}") from None
     if args.json:

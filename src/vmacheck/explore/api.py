@@ -31,6 +31,8 @@ class Progress:
 class _Seen:
     raw: RawFinding
     schedule: list[int]
+    choices: dict[int, int]
+    tape: dict[int, list[int]]
     count: int = 1
 
 
@@ -42,7 +44,7 @@ class _Tally:
     blocked: int = 0
     steps: int = 0
     log: list[str] = field(default_factory=list)
-    edge_schedules: dict[int, list[int]] = field(default_factory=dict)
+    edge_schedules: dict[int, tuple[list[int], dict[int, int]]] = field(default_factory=dict)
 
 
 def explore(
@@ -90,18 +92,20 @@ def explore(
                 key = raw.key()
                 seen = tally.findings.get(key)
                 if seen is None:
-                    tally.findings[key] = _Seen(raw, sched)
+                    tally.findings[key] = _Seen(raw, sched, dict(ex.choices),
+                                                ex.thread_choices())
                 else:
                     seen.count += 1
             label = ex.outcome()
             if label or ex.outcome_fns or ex.labels:
-                entry = tally.outcomes.setdefault(label, [0, format_schedule(sched)])
+                entry = tally.outcomes.setdefault(label,
+                                                  [0, format_schedule(sched, ex.choices)])
                 entry[0] = int(entry[0]) + 1  # type: ignore[call-overload]
             if keep_log:
-                tally.log.append(format_schedule(sched))
+                tally.log.append(format_schedule(sched, ex.choices))
             if len(graph.edges) != edges_seen:
                 edges_seen = len(graph.edges)
-                tally.edge_schedules[tally.executions] = sched
+                tally.edge_schedules[tally.executions] = (sched, dict(ex.choices))
             graph.execution = tally.executions + 1
             now = time.monotonic()
             if progress is not None and now - last_report >= progress_every:
@@ -145,16 +149,21 @@ def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int
               minimise: bool) -> Finding:
     raw = seen.raw
     original = seen.schedule
-    minimal = (shrink(model, key, original, raw.step, max_steps=max_steps) if minimise
-               else original[: raw.step + 1])
-    rep = replay(model, minimal, max_steps=max_steps)
+    if minimise:
+        minimal, choices = shrink(model, key, original, raw.step, max_steps=max_steps,
+                                  tape=seen.tape, choices=seen.choices)
+    else:
+        minimal = original[: raw.step + 1]
+        choices = {k: v for k, v in seen.choices.items() if k <= raw.step}
+    rep = replay(model, minimal, max_steps=max_steps, choices=choices)
     hit = next((f for f in rep.findings if f.key() == key), raw)
     trace = tuple(s for s in rep.trace if s.index <= hit.step)
     cut = minimal[: min(len(minimal), hit.step + 1)]
-    threads = snapshot_threads(model, cut, max_steps=max_steps)
-    return Finding(raw.kind, raw.message, raw.thread, raw.location, format_schedule(original),
-                   format_schedule(minimal), trace, seen.count, context_switches(minimal),
-                   context_switches(original), dict(raw.extra), threads)
+    threads = snapshot_threads(model, cut, max_steps=max_steps, choices=choices)
+    return Finding(raw.kind, raw.message, raw.thread, raw.location,
+                   format_schedule(original, seen.choices), format_schedule(minimal, choices),
+                   trace, seen.count, context_switches(minimal), context_switches(original),
+                   dict(raw.extra), threads)
 
 
 def _lock_order_findings(graph: LockGraph, tally: _Tally, model: Model,
@@ -166,11 +175,12 @@ def _lock_order_findings(graph: LockGraph, tally: _Tally, model: Model,
             f"{c.thread} took {c.acquired} at {c.acquired_at} while holding {c.held} "
             f"(taken at {c.held_at})" for c in cycle
         ]
-        sched = tally.edge_schedules.get(cycle[-1].execution, [])
-        rep = replay(model, sched, max_steps=max_steps)
+        sched, choices = tally.edge_schedules.get(cycle[-1].execution, ([], {}))
+        rep = replay(model, sched, max_steps=max_steps, choices=choices)
+        text = format_schedule(sched, choices)
         out.append(Finding(
             "lock-order", f"possible circular locking dependency: {names}", cycle[-1].thread,
-            cycle[-1].acquired_at, format_schedule(sched), format_schedule(sched), rep.trace,
+            cycle[-1].acquired_at, text, text, rep.trace,
             1, context_switches(sched), context_switches(sched),
             {"chains": chains, "cycle": [c.held for c in cycle]}))
     return out

@@ -10,7 +10,16 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from vmacheck.explore.core import Execution
-from vmacheck.explore.ops import BugOn, Footprint, JoinOp, Op, Shared, SpawnOp, current
+from vmacheck.explore.ops import (
+    BugOn,
+    ChoiceOp,
+    Footprint,
+    JoinOp,
+    Op,
+    Shared,
+    SpawnOp,
+    current,
+)
 from vmacheck.explore.primitives import Var
 
 # --------------------------------------------------------------------------- threads
@@ -24,6 +33,17 @@ def spawn(name: str, coro: Coroutine[Any, Any, Any]) -> Op:
 def join(handle: int) -> Op:
     """Wait for a spawned thread; returns its return value."""
     return JoinOp(handle)
+
+
+def choice(n: int, what: str) -> Op:
+    """A nondeterministic choice: awaiting returns an int in ``range(n)``.
+
+    The explorer decides the value; exhaustive DPOR runs every value wherever the choice is
+    reached, and schedules record the values taken (``"1:2"``: thread 1's step chose 2).  Use
+    it for what the environment decides: an allocation that may fail, a fatal signal that
+    may arrive, the store a weak-memory load reads.  ``what`` names it in traces.
+    """
+    return ChoiceOp(n, what)
 
 
 # --------------------------------------------------------------------------- wait loops

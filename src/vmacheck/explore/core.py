@@ -17,6 +17,7 @@ from vmacheck.explore.findings import Location, RawFinding
 from vmacheck.explore.ops import (
     Allocation,
     BugOn,
+    ChoiceOp,
     Footprint,
     JoinOp,
     ModelError,
@@ -40,10 +41,13 @@ from vmacheck.explore.state import (
     _thread_spec,
 )
 
+ValueChooser = Callable[["Execution", int, int, int], int]
+"""Picks the value of a choice: ``(execution, thread, number of values, step index)``."""
+
 __all__ = [
-    "Allocation", "BugOn", "Event", "Execution", "Footprint", "Held", "JoinOp", "ModelError",
-    "Op", "Shared", "SpawnOp", "StepListener", "ThreadState", "TraceStep", "UseAfterFree",
-    "current",
+    "Allocation", "BugOn", "ChoiceOp", "Event", "Execution", "Footprint", "Held", "JoinOp",
+    "ModelError", "Op", "Shared", "SpawnOp", "StepListener", "ThreadState", "TraceStep",
+    "UseAfterFree", "ValueChooser", "current",
 ]
 
 
@@ -58,6 +62,7 @@ class Execution:
         record: bool = False,
         listener: StepListener | None = None,
         lockdep: Any = None,
+        values: ValueChooser | None = None,
     ) -> None:
         self.objects: list[Shared] = []
         self.threads: list[ThreadState] = []
@@ -71,6 +76,11 @@ class Execution:
         self.record = record
         self.listener = listener
         self.lockdep = lockdep
+        self.values = values
+        self.choices: dict[int, int] = {}
+        """Per step index, the value its nondeterministic choice took."""
+        self.choice_tids: dict[int, int] = {}
+        """Per step index that made a choice, the thread that made it."""
         self.current_tid: int | None = None
         self._in_thread_code = False
         self._observer: Shared | None = None
@@ -159,6 +169,31 @@ class Execution:
                 frames.append(Location(f.f_code.co_name, f.f_code.co_filename, f.f_lineno))
             c = c.cr_await
         return tuple(frames)
+
+    # -- nondeterministic choices (called from Op.execute) ----------------------------------
+    def choose(self, tid: int, n: int, what: str) -> int:
+        """The value, in ``range(n)``, of a nondeterministic choice made by the step that
+        thread ``tid`` is executing.  The explorer's value chooser decides (DPOR runs every
+        value); with none, the first value.  One choice per step."""
+        step = len(self.events)
+        if step in self.choices:
+            raise RuntimeError(f"a second choice ({what}) in one step: an op may choose once")
+        value = 0 if self.values is None or n <= 1 else self.values(self, tid, n, step)
+        if not 0 <= value < n:
+            from vmacheck.explore.schedule import ScheduleError
+
+            raise ScheduleError(f"choice value {value} for {what!r} at step {step + 1} is out "
+                                f"of range: the choice has {n} values")
+        self.choices[step] = value
+        self.choice_tids[step] = tid
+        return value
+
+    def thread_choices(self) -> dict[int, list[int]]:
+        """Per thread, the values its choices took, in order (a schedule-independent tape)."""
+        out: dict[int, list[int]] = {}
+        for step in sorted(self.choices):
+            out.setdefault(self.choice_tids[step], []).append(self.choices[step])
+        return out
 
     # -- resources and contexts (plain calls from model code) ---------------------------------
     def hold(self, tid: int, key: object, desc: str, lock_class: str | None = None,

@@ -42,11 +42,22 @@ class WakeupNode:
 
 @dataclass(slots=True)
 class PrefixNode:
-    """Exploration state for one prefix of the current execution."""
+    """Exploration state for one prefix of the current execution.
+
+    When the chosen step makes a nondeterministic choice (``vmacheck.explore.choice``),
+    ``nvalues`` is its number of values and ``value`` the one being explored; the step goes
+    into the sleep set only after every value has been explored.  A choice touches no shared
+    object, so each value is one more branch of the same step, explored from the same sleep
+    set and with the same wakeup subtree (``saved``, copied before the first value used it).
+    """
 
     sleep: dict[int, Footprint]
     wut: list[WakeupNode]
     chosen: WakeupNode | None = None
+    value: int = 0
+    nvalues: int = 0
+    revalue: bool = False
+    saved: list[WakeupNode] | None = None
 
 
 class HappensBefore:
@@ -169,6 +180,11 @@ class HappensBefore:
         c = self.clocks[later]
         t = ex.events[earlier].tid
         return t < len(c) and c[t] >= self.seq[earlier]
+
+
+def copy_tree(nodes: list[WakeupNode]) -> list[WakeupNode]:
+    """A deep copy of a wakeup (sub)tree."""
+    return [WakeupNode(n.tid, n.fp, copy_tree(n.children)) for n in nodes]
 
 
 def _join(into: list[int], other: list[int]) -> None:

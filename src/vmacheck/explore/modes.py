@@ -17,6 +17,7 @@ from vmacheck.explore.dpor import (
     WakeupNode,
     analyse_races,
     conflict,
+    copy_tree,
 )
 from vmacheck.explore.runner import Model, NondeterministicModel, run_one
 
@@ -45,6 +46,11 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
                         f"{list(shape[0])} and {shape[1]} objects on its first run; "
                         "the model must build the same state on every run")
             node = stack[depth]
+            if node.revalue:  # the same step again, with its choice's next value
+                node.revalue = False
+                assert node.chosen is not None and node.saved is not None
+                node.chosen.children = copy_tree(node.saved)
+                return node.chosen.tid
             if depth < replay_len:
                 assert node.chosen is not None
                 if node.chosen.tid not in en:
@@ -64,7 +70,20 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
                 blocked = True
                 return None
             node.chosen = child
+            node.value = node.nvalues = 0
+            node.saved = None
             return child.tid
+
+        def values(ex: Execution, tid: int, n: int, step: int) -> int:
+            node = stack[step]
+            if node.nvalues == 0:  # first time this step chooses: explore value 0 first
+                node.nvalues = n
+                node.value = 0
+            elif node.nvalues != n:
+                raise NondeterministicModel(
+                    f"replay diverged at step {step + 1}: a choice had {node.nvalues} values "
+                    f"before and {n} now; the model must build the same state on every run")
+            return node.value
 
         def listener(ex: Execution, ev: Event) -> None:
             hb.on_step(ex, ev)
@@ -77,6 +96,8 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
                     f"replay diverged at step {d + 1}: thread {ev.tid} touched different "
                     "objects than before; the model must build the same state on every run")
             chosen.fp = ev.fp
+            if node.nvalues > 1 and node.saved is None:
+                node.saved = copy_tree(chosen.children)
             if d + 1 == len(stack):
                 sleep = {q: f for q, f in node.sleep.items() if q != ev.tid
                          and not conflict(f, ev.fp)}
@@ -84,7 +105,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
                 chosen.children = []
 
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
-                               lockdep=lockdep)
+                               lockdep=lockdep, values=values)
         if not blocked:
             # a thread left waiting at the end races with the step that disabled it (an
             # execution cut by the step limit is taken as it is: its runnable threads' next
@@ -100,8 +121,15 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
             node = stack[-1]
             c = node.chosen
             assert c is not None
+            if node.value + 1 < node.nvalues:
+                node.value += 1
+                node.revalue = True
+                replay_len = len(stack) - 1
+                break
             node.sleep[c.tid] = c.fp
             node.chosen = None
+            node.value = node.nvalues = 0
+            node.saved = None
             if node.wut:
                 replay_len = len(stack) - 1
                 break
@@ -113,9 +141,13 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
 def random_walk(model: Model, *, seed: int, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
     """Uniform random scheduling: at every step any runnable thread, equally likely."""
     rng = random.Random(seed)
+
+    def values(ex: Execution, tid: int, n: int, step: int) -> int:
+        return rng.randrange(n)
+
     while True:
         ex, sched, _ = run_one(model, lambda ex, en, d: rng.choice(en), max_steps=max_steps,
-                               lockdep=lockdep)
+                               lockdep=lockdep, values=values)
         yield ex, sched, False
 
 
@@ -129,6 +161,10 @@ def pct(model: Model, *, seed: int, depth: int, max_steps: int,
     """
     rng = random.Random(seed)
     estimate = 64
+
+    def values(ex: Execution, tid: int, n: int, step: int) -> int:
+        return rng.randrange(n)
+
     while True:
         priorities: dict[int, float] = {}
         changes = sorted(rng.sample(range(1, max(estimate, depth) + 1), max(depth - 1, 0)))
@@ -144,7 +180,8 @@ def pct(model: Model, *, seed: int, depth: int, max_steps: int,
                 best = max(en, key=lambda t: priorities[t])
             return best
 
-        ex, sched, _ = run_one(model, choose, max_steps=max_steps, lockdep=lockdep)
+        ex, sched, _ = run_one(model, choose, max_steps=max_steps, lockdep=lockdep,
+                               values=values)
         estimate = max(estimate, len(sched))
         yield ex, sched, False
 
@@ -152,13 +189,22 @@ def pct(model: Model, *, seed: int, depth: int, max_steps: int,
 def preemption_bounded(model: Model, *, bound: int, max_steps: int,
                        lockdep: Any = None) -> Iterator[Run]:
     """Every schedule with at most ``bound`` preemptions (CHESS, Musuvathi and Qadeer, PLDI
-    2007).  A switch away from a thread that could still run costs one preemption."""
+    2007).  A switch away from a thread that could still run costs one preemption.  Every
+    value of every nondeterministic choice is explored (choices cost no preemption)."""
     # one entry per step: [untried alternatives, chosen, preemptions before, runnable previous]
     stack: list[tuple[list[int], int, int, int | None]] = []
+    vals: dict[int, list[int]] = {}  # per step that chose: [value, number of values]
 
     def used_after(entry: tuple[list[int], int, int, int | None]) -> int:
         _, chosen, before, prev = entry
         return before + (1 if prev is not None and chosen != prev else 0)
+
+    def values(ex: Execution, tid: int, n: int, step: int) -> int:
+        entry = vals.get(step)
+        if entry is None:
+            vals[step] = [0, n]
+            return 0
+        return entry[0]
 
     while True:
         prefix = [e[1] for e in stack]
@@ -175,11 +221,22 @@ def preemption_bounded(model: Model, *, bound: int, max_steps: int,
             stack.append((options[1:], options[0], before, prev))
             return options[0]
 
-        ex, sched, _ = run_one(model, choose, max_steps=max_steps, lockdep=lockdep)
+        ex, sched, _ = run_one(model, choose, max_steps=max_steps, lockdep=lockdep,
+                               values=values)
         yield ex, sched, False
-        while stack and not stack[-1][0]:
+        while stack:
+            d = len(stack) - 1
+            entry = vals.get(d)
+            if entry is not None and entry[0] + 1 < entry[1]:
+                entry[0] += 1
+                break
+            vals.pop(d, None)
+            if stack[-1][0]:
+                alts, _, before, prev = stack.pop()
+                stack.append((alts[1:], alts[0], before, prev))
+                break
             stack.pop()
         if not stack:
             return
-        alts, _, before, prev = stack.pop()
-        stack.append((alts[1:], alts[0], before, prev))
+        for step in [k for k in vals if k >= len(stack)]:
+            del vals[step]

@@ -175,6 +175,35 @@ class SpawnOp(Op):
         return f"spawn {self.name}"
 
 
+class ChoiceOp(Op):
+    """A nondeterministic choice among ``n`` values; the explorer picks the value.
+
+    It touches no shared object (it is independent of every other step), so exhaustive
+    exploration simply branches on it: DPOR runs every value at every point it reaches the
+    choice.  ``what`` names the choice in traces (``"kmalloc fails"``, ``"fatal signal"``).
+    """
+
+    __slots__ = ("n", "value", "what")
+
+    def __init__(self, n: int, what: str) -> None:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"choice({n!r}, {what!r}): the number of values must be >= 1")
+        self.n = n
+        self.what = what
+        self.value = -1
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        return ()
+
+    def execute(self, ex: Execution, tid: int) -> int:
+        self.value = ex.choose(tid, self.n, self.what)
+        return self.value
+
+    def describe(self) -> str:
+        shown = "?" if self.value < 0 else str(self.value)
+        return f"choose {self.what} = {shown} (of {self.n})"
+
+
 class JoinOp(Op):
     """Wait until a thread has finished."""
 

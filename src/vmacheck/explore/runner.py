@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from vmacheck.explore.core import Execution, StepListener, TraceStep
+from vmacheck.explore.core import Execution, StepListener, TraceStep, ValueChooser
 from vmacheck.explore.findings import RawFinding, ThreadSnapshot
-from vmacheck.explore.schedule import ScheduleError, format_schedule, parse_schedule
+from vmacheck.explore.schedule import ScheduleError, format_schedule, parse_schedule_choices
 
 Model = Callable[[], Iterable[Any]]
 Chooser = Callable[[Execution, list[int], int], "int | None"]
@@ -26,11 +26,13 @@ def run_one(
     record: bool = False,
     listener: StepListener | None = None,
     lockdep: Any = None,
+    values: ValueChooser | None = None,
 ) -> tuple[Execution, list[int], bool]:
     """Run one execution to its end.  Returns it, its schedule, and whether the chooser gave
-    up (returned None, e.g. a sleep-set-blocked state)."""
+    up (returned None, e.g. a sleep-set-blocked state).  ``values`` picks the value of each
+    nondeterministic choice (the first value when None); ``ex.choices`` records them."""
     ex = Execution(model, max_steps=max_steps, record=record, listener=listener,
-                   lockdep=lockdep)
+                   lockdep=lockdep, values=values)
     sched: list[int] = []
     gave_up = False
     threads = ex.threads
@@ -91,6 +93,28 @@ def follow(schedule: list[int], strict: bool = True, stop: bool = False) -> Choo
     return choose
 
 
+def by_step(choices: dict[int, int]) -> ValueChooser:
+    """A value chooser that replays the values of a schedule string (step index to value;
+    steps not listed take 0)."""
+
+    def values(ex: Execution, tid: int, n: int, step: int) -> int:
+        return choices.get(step, 0)
+
+    return values
+
+
+def by_thread(tape: dict[int, list[int]]) -> ValueChooser:
+    """A value chooser that gives each thread's k-th choice the k-th value of its tape (0 past
+    the end): the same choices whatever the interleaving, as minimising needs."""
+
+    def values(ex: Execution, tid: int, n: int, step: int) -> int:
+        k = sum(1 for s, t in ex.choice_tids.items() if t == tid and s < step)
+        seq = tape.get(tid, [])
+        return seq[k] if k < len(seq) and seq[k] < n else 0
+
+    return values
+
+
 @dataclass(frozen=True, slots=True)
 class Replay:
     """The result of re-running one schedule."""
@@ -103,10 +127,11 @@ class Replay:
     threads: tuple[str, ...]
 
 
-def snapshot_threads(model: Model, schedule: list[int], *,
-                     max_steps: int = 10_000) -> tuple[ThreadSnapshot, ...]:
+def snapshot_threads(model: Model, schedule: list[int], *, max_steps: int = 10_000,
+                     choices: dict[int, int] | None = None) -> tuple[ThreadSnapshot, ...]:
     """Run exactly ``schedule`` and describe every thread at that point."""
-    ex, _, _ = run_one(model, follow(schedule, stop=True), max_steps=max_steps, record=True)
+    ex, _, _ = run_one(model, follow(schedule, stop=True), max_steps=max_steps, record=True,
+                       values=by_step(choices or {}))
     out = []
     for t in ex.threads:
         if t.done:
@@ -123,9 +148,16 @@ def snapshot_threads(model: Model, schedule: list[int], *,
     return tuple(out)
 
 
-def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000) -> Replay:
-    """Re-execute a schedule exactly, recording a full trace."""
-    tids = parse_schedule(schedule) if isinstance(schedule, str) else list(schedule)
-    ex, sched, _ = run_one(model, follow(tids), max_steps=max_steps, record=True)
-    return Replay(format_schedule(sched), tuple(ex.findings), tuple(ex.trace), ex.outcome(),
-                  len(sched), tuple(t.name for t in ex.threads))
+def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000,
+           choices: dict[int, int] | None = None) -> Replay:
+    """Re-execute a schedule exactly, recording a full trace.  A schedule string carries the
+    values of its choices (``"1:2"``); with a list of thread ids, give them as ``choices``
+    (step index to value)."""
+    if isinstance(schedule, str):
+        tids, choices = parse_schedule_choices(schedule)
+    else:
+        tids = list(schedule)
+    ex, sched, _ = run_one(model, follow(tids), max_steps=max_steps, record=True,
+                           values=by_step(choices or {}))
+    return Replay(format_schedule(sched, ex.choices), tuple(ex.findings), tuple(ex.trace),
+                  ex.outcome(), len(sched), tuple(t.name for t in ex.threads))

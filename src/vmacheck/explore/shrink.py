@@ -6,7 +6,7 @@ import time
 
 from vmacheck.explore.findings import RawFinding
 from vmacheck.explore.modes import preemption_bounded
-from vmacheck.explore.runner import Model, follow, run_one
+from vmacheck.explore.runner import Model, by_thread, follow, run_one
 from vmacheck.explore.schedule import ScheduleError, context_switches
 
 
@@ -21,16 +21,22 @@ def _cut(sched: list[int], raw: RawFinding) -> list[int]:
     return sched[: raw.step + 1]
 
 
-def _reproduces(model: Model, sched: list[int], key: tuple[object, ...],
-                max_steps: int) -> list[int] | None:
+Choices = dict[int, int]
+
+
+def _reproduces(model: Model, sched: list[int], key: tuple[object, ...], max_steps: int,
+                tape: dict[int, list[int]]) -> tuple[list[int], Choices] | None:
     try:
-        ex, done, gave_up = run_one(model, follow(sched, strict=False), max_steps=max_steps)
+        ex, done, gave_up = run_one(model, follow(sched, strict=False), max_steps=max_steps,
+                                    values=by_thread(tape))
     except ScheduleError:
         return None
     if gave_up:
         return None
     raw = _hit(ex.findings, key)
-    return _cut(done, raw) if raw is not None else None
+    if raw is None:
+        return None
+    return _cut(done, raw), {k: v for k, v in ex.choices.items() if k <= raw.step}
 
 
 def _better(a: list[int], b: list[int]) -> bool:
@@ -38,27 +44,40 @@ def _better(a: list[int], b: list[int]) -> bool:
 
 
 def shrink(model: Model, key: tuple[object, ...], schedule: list[int], step: int, *,
-           max_steps: int, max_executions: int = 2_000, max_seconds: float = 20.0) -> list[int]:
-    """A schedule reaching the same finding with no more context switches than ``schedule``.
+           max_steps: int, max_executions: int = 2_000, max_seconds: float = 20.0,
+           tape: dict[int, list[int]] | None = None,
+           choices: Choices | None = None) -> tuple[list[int], Choices]:
+    """A schedule reaching the same finding with no more context switches than ``schedule``,
+    and the values of its choices (step index to value).
 
     First a preemption-bounded search with growing bound (the first hit has the fewest
-    preemptions), then greedy removal of runs of steps while the finding still appears.
+    preemptions; it explores every choice value), then greedy removal of runs of steps while
+    the finding still appears, each thread keeping the choice values of ``tape`` (per thread,
+    the values its choices took in the original execution).
     """
     deadline = time.monotonic() + max_seconds
     best = schedule[: step + 1]
+    best_choices = {k: v for k, v in (choices or {}).items() if k <= step}
+    tape = tape or {}
     budget = max_executions
     for bound in range(0, min(context_switches(best), 4)):
         found = None
+        found_choices: Choices = {}
+        found_tids: dict[int, int] = {}
         for ex, sched, _ in preemption_bounded(model, bound=bound, max_steps=max_steps):
             budget -= 1
             raw = _hit(ex.findings, key)
             if raw is not None:
                 found = _cut(sched, raw)
+                found_choices = {k: v for k, v in ex.choices.items() if k <= raw.step}
+                found_tids = ex.choice_tids
                 break
             if budget <= 0 or time.monotonic() > deadline:
                 break
         if found is not None and _better(found, best):
             best = found
+            best_choices = found_choices
+            tape = _tape(found_tids, found_choices)
             break
         if budget <= 0 or time.monotonic() > deadline:
             break
@@ -69,16 +88,24 @@ def shrink(model: Model, key: tuple[object, ...], schedule: list[int], step: int
         for i in range(len(runs)):
             for trimmed in _variants(runs, i):
                 budget -= 1
-                cand = _reproduces(model, trimmed, key, max_steps)
-                if cand is not None and _better(cand, best):
-                    best = cand
+                cand = _reproduces(model, trimmed, key, max_steps, tape)
+                if cand is not None and _better(cand[0], best):
+                    best, best_choices = cand
                     improved = True
                     break
                 if budget <= 0 or time.monotonic() > deadline:
-                    return best
+                    return best, best_choices
             if improved:
                 break
-    return best
+    return best, best_choices
+
+
+def _tape(tids: dict[int, int], choices: Choices) -> dict[int, list[int]]:
+    """Per thread, the values of its choices in step order."""
+    out: dict[int, list[int]] = {}
+    for step in sorted(choices):
+        out.setdefault(tids[step], []).append(choices[step])
+    return out
 
 
 def _runs(sched: list[int]) -> list[tuple[int, int]]:
