@@ -17,7 +17,12 @@ from typing import Any
 
 from vmacheck.explore import label
 from vmacheck.kernel.drivers.android import binder_install
-from vmacheck.kernel.drivers.android.binder import BINDER_VM_FLAGS, setup_binder_mapping
+from vmacheck.kernel.drivers.android.binder import (
+    BINDER_VM_FLAGS,
+    binder_inc_proc_tmpref,
+    binder_proc_dec_tmpref,
+    setup_binder_mapping,
+)
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderFreelist,
@@ -349,23 +354,31 @@ _scenario("binder-release-shrink",
 
 
 def _owner_exit_install_shrink() -> list[Thread]:
-    w = binder_world(npages=2, lru_pages=(1,), threads=8)
+    w = binder_world(npages=1, lru_pages=(0,), threads=8)
     filp = w.vma.vm_file.peek()
 
     async def owner_exit() -> None:
         await do_exit(w.mm, [filp])
 
-    return [("transaction", transaction(w, 64)), ("shrinker", shrinker(w)),
-            ("owner exit", owner_exit())]
+    async def sender() -> None:
+        if not await binder_inc_proc_tmpref(w.alloc):
+            label("txn: target dead")
+            return
+        await transaction(w, 64)
+        await binder_proc_dec_tmpref(w.alloc)
+
+    return [("sender", sender()), ("shrinker", shrinker(w)), ("owner exit", owner_exit())]
 
 
 _scenario("binder-owner-exit-install-shrink",
-          "the binder process exits while a transaction installs page 0 and the shrinker "
-          "reclaims page 1",
+          "the binder process exits while a sender installs page 0 and the shrinker reclaims "
+          "it",
           ("binder_install_single_page", "binder_alloc_free_page"), _owner_exit_install_shrink,
-          "do_exit: exit_mm (mmput; the last mm_users reference runs exit_mmap, which closes "
-          "the binder VMA and fputs its vm_file), exit_files (fput of the descriptor), "
-          "exit_task_work (the last fput's ____fput: binder_release defers "
+          "Another process sends a transaction (it holds a temporary reference on the target "
+          "proc, binder_inc_proc_tmpref) that allocates a buffer and installs page 0 while the "
+          "shrinker reclaims it.  do_exit: exit_mm (mmput; the last mm_users reference runs "
+          "exit_mmap, which closes the binder VMA and fputs its vm_file), exit_files (fput of "
+          "the descriptor), exit_task_work (the last fput's ____fput: binder_release defers "
           "binder_deferred_release to a kworker, which frees every page and mmdrops the mm).  "
           "The install and the shrinker pin the address space with mmget_not_zero and let go "
           "with mmput_async, so exit_mmap may run in a kworker and the last fput from there "

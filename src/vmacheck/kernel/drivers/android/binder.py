@@ -72,10 +72,45 @@ async def binder_mmap(filp: File, vma: VmAreaStruct) -> int:
     return await binder_alloc_mmap_handler(alloc, vma)
 
 
-async def binder_deferred_release(alloc: BinderAlloc) -> None:
-    """``binder_deferred_release`` (drivers/android/binder.c), the allocator's part:
-    ``binder_alloc_deferred_release``."""
+async def binder_free_proc(alloc: BinderAlloc) -> None:
+    """``binder_free_proc`` (drivers/android/binder.c): the proc is dead and unreferenced;
+    ``binder_alloc_deferred_release`` frees its buffers and pages (and ``mmdrop``s the mm)."""
     await binder_alloc_deferred_release(alloc)
+
+
+async def binder_proc_dec_tmpref(alloc: BinderAlloc) -> None:
+    """``binder_proc_dec_tmpref`` (drivers/android/binder.c): under ``proc->inner_lock`` drop
+    a temporary reference; the last one of a dead proc frees it (``binder_free_proc``)."""
+    await alloc.proc_inner_lock.lock()
+    old = await alloc.proc_tmp_ref.fetch_add(-1)
+    dead = await alloc.proc_is_dead.load()
+    await alloc.proc_inner_lock.unlock()
+    if dead and old == 1:
+        await binder_free_proc(alloc)
+
+
+async def binder_inc_proc_tmpref(alloc: BinderAlloc) -> bool:
+    """The target-proc reference ``binder_transaction`` takes (drivers/android/binder.c:
+    ``binder_get_node_refs_for_txn``, ``node->proc->tmp_ref++`` under ``proc->inner_lock``);
+    false when the proc is already dead (``BR_DEAD_REPLY``)."""
+    await alloc.proc_inner_lock.lock()
+    dead = await alloc.proc_is_dead.load()
+    if not dead:
+        await alloc.proc_tmp_ref.fetch_add(1)
+    await alloc.proc_inner_lock.unlock()
+    return not dead
+
+
+async def binder_deferred_release(alloc: BinderAlloc) -> None:
+    """``binder_deferred_release`` (drivers/android/binder.c), the lifetime part: under
+    ``proc->inner_lock`` take a temporary reference and mark the proc dead, then drop it
+    (``binder_proc_dec_tmpref``): the proc is freed now, or by the last sender that still holds
+    a reference."""
+    await alloc.proc_inner_lock.lock()
+    await alloc.proc_tmp_ref.fetch_add(1)
+    await alloc.proc_is_dead.store(True)
+    await alloc.proc_inner_lock.unlock()
+    await binder_proc_dec_tmpref(alloc)
 
 
 async def binder_defer_work(alloc: BinderAlloc) -> None:

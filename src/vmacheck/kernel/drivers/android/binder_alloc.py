@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vmacheck.explore import BUG_ON, WARN_ON, Allocation, Mutex, Var
+from vmacheck.explore import BUG_ON, WARN_ON, Allocation, Mutex, SpinLock, Var
 from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android import mm_glue as mmg
 from vmacheck.kernel.lib.list_lru import ListLru, list_lru_add, list_lru_del
@@ -92,6 +92,10 @@ class BinderAlloc:
         self.pages_mem = Allocation("alloc->pages")
         self.pages = [Var(f"alloc->pages[{i}]", None, alloc=self.pages_mem)
                       for i in range(npages)]
+        # struct binder_proc, folded in: tmp_ref, is_dead and inner_lock (binder.c)
+        self.proc_inner_lock = SpinLock("proc->inner_lock")
+        self.proc_tmp_ref = Var("proc->tmp_ref", 0)
+        self.proc_is_dead = Var("proc->is_dead", False)
         # ghost state
         self.relinquished: list[tuple[Any, str]] = []
         self.relinquished_ghost = Var("alloc->relinquished (ghost)", 0)
