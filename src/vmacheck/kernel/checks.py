@@ -207,6 +207,19 @@ def check_fork_excludes_faults() -> bool:
     return not any(v.slot.model_dup_mmap._value for _, v in _read_holds(current()))
 
 
+def leaked_vmas(state: KernelState) -> list[str]:
+    """Model check: VMAs allocated (``vm_area_alloc``) and never freed that no address
+    space's tree holds: nobody can reach them to free them."""
+    out = []
+    for slot in state.slots:
+        v = slot.current
+        if v is None or v.alloc.freed or v.vm_mm is None:
+            continue
+        if not any(entry[2] is v for mm in state.mms for entry in mm.mm_mt._value):
+            out.append(v.name)
+    return out
+
+
 def register_builtin_checks(state: KernelState) -> None:
     """Model check: register the mm invariants for the execution being built."""
     invariant("vma reader/writer exclusion (__vma_start_write)", check_reader_writer_exclusion)
@@ -218,3 +231,5 @@ def register_builtin_checks(state: KernelState) -> None:
     invariant("mm_lock_seq odd iff write-locked (mm_lock_seqcount_begin)",
               lambda: check_seq_parity(state))
     invariant("dup_mmap copies no read-locked vma (fb49c455323f)", check_fork_excludes_faults)
+    invariant("no vma leaked (vm_area_alloc without vm_area_free)",
+              lambda: not leaked_vmas(state), at_end=True)

@@ -20,6 +20,7 @@ from vmacheck.kernel.drivers.android import binder_install
 from vmacheck.kernel.drivers.android.binder import (
     BINDER_VM_FLAGS,
     binder_inc_proc_tmpref,
+    binder_open,
     binder_proc_dec_tmpref,
     setup_binder_mapping,
 )
@@ -34,6 +35,7 @@ from vmacheck.kernel.drivers.android.binder_buffers import PAGE_SIZE, BinderBuff
 from vmacheck.kernel.drivers.android.binder_props import (
     page_state_outcome,
     register_binder_checks,
+    register_mmap_failure_checks,
     register_strict_checks,
 )
 from vmacheck.kernel.drivers.android.binder_shrinker import binder_shrink_scan
@@ -383,3 +385,39 @@ _scenario("binder-owner-exit-install-shrink",
           "The install and the shrinker pin the address space with mmget_not_zero and let go "
           "with mmput_async, so exit_mmap may run in a kworker and the last fput from there "
           "goes to delayed_fput.")
+
+
+# --------------------------------------------------------------------------- ENOMEM
+
+
+def _mmap_enomem() -> list[Thread]:
+    boot(vmas=2, generations=2, pages=2, threads=4)
+    mm = MmStruct("mm")
+    freelist = BinderFreelist(2)
+    alloc, filp = binder_open(mm, freelist, 1)
+    binder_install.reset_ghosts()
+    register_binder_checks(alloc)
+    register_mmap_failure_checks(alloc)
+    page_state_outcome(alloc)
+
+    async def do_mmap() -> None:
+        ret = await vm_mmap_pgoff(mm, filp, BINDER_START, PAGE_SIZE, BINDER_VM_FLAGS)
+        label("mmap ok" if ret == BINDER_START else f"mmap error {ret}")
+
+    async def sender() -> None:
+        buf = await binder_alloc_new_buf(alloc, 64)
+        label("txn ok" if isinstance(buf, BinderBuffer) else f"txn error {buf}")
+
+    return [("mmap", do_mmap()), ("sender", sender())]
+
+
+register(Scenario(
+    "binder-mmap-enomem",
+    "binder's mmap handler fails on an allocation (--inject ENOMEM) while a sender allocates",
+    _mmap_enomem, functions=("binder_alloc_mmap_handler",), config={"INJECT_ENOMEM": True},
+    group="binder", max_steps=1_500,
+    doc="Every allocation is a branch (vm_area_alloc, kvcalloc of pages[], kzalloc of the first "
+        "buffer, the sender's alloc_page and mdata).  A failed binder_alloc_mmap_handler must "
+        "undo buffer_size and vm_start and free what it allocated (binder-mmap-failure-rolled-"
+        "back), mmap_region must fput vm_file and free the VMA (the built-in VMA leak check), "
+        "and the sender may only install pages into a mapping that exists."))

@@ -8,6 +8,7 @@ without ``vma_start_write``).
 
 from __future__ import annotations
 
+from vmacheck.kernel.fs.file_table import fput
 from vmacheck.kernel.include.linux.atomic import load_all, locked_update, store_all
 from vmacheck.kernel.include.linux.mm import find_vma_range, vma_iter_store
 from vmacheck.kernel.include.linux.mm_types import (
@@ -39,6 +40,7 @@ from vmacheck.kernel.mm.vma import (
     do_vmi_munmap,
     remove_vma,
     vm_area_alloc,
+    vm_area_free,
     vma_close,
     vma_set_range,
     vms_clear_ptes,
@@ -75,7 +77,7 @@ async def __mmap_new_vma(mm: MmStruct, file: File | None, addr: int,
                          end: int, vm_flags: int, pgoff: int) -> VmAreaStruct | int:
     """``__mmap_new_vma`` up to the insertion (mm/vma.c): allocate, set range, flags and
     ``vm_page_prot``, call the driver's ``mmap`` hook (``mmap_file``) while the VMA is still
-    private to this thread."""
+    private to this thread; if the hook fails, ``fput(vma->vm_file)`` and ``vm_area_free``."""
     vma = await vm_area_alloc(mm)
     if vma is None:
         return -ENOMEM
@@ -92,7 +94,9 @@ async def __mmap_new_vma(mm: MmStruct, file: File | None, addr: int,
                             "vm_file = get_file(map->file)")
     if file is not None and file.f_op.mmap is not None:
         err = await file.f_op.mmap(file, vma)
-        if err:
+        if err:  # the driver failed: drop vm_file's reference and free the VMA
+            await fput(file)
+            await vm_area_free(vma)
             return err
     return vma
 

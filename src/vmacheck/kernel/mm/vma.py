@@ -11,6 +11,7 @@ from __future__ import annotations
 from vmacheck.explore import current, report
 from vmacheck.kernel.fs.file_table import fput, get_file
 from vmacheck.kernel.include.linux.atomic import copy_vars, load_all, store_all
+from vmacheck.kernel.include.linux.fault_inject import should_failslab
 from vmacheck.kernel.include.linux.kernel import might_sleep
 from vmacheck.kernel.include.linux.mm import find_vma_range, vma_iter_clear, vma_iter_store
 from vmacheck.kernel.include.linux.mm_types import (
@@ -46,6 +47,8 @@ async def vm_area_alloc(mm: MmStruct) -> VmAreaStruct | None:
     """``vm_area_alloc`` (mm/vma_init.c): take an object from ``vm_area_cachep`` (a freed
     one is reused at once: SLAB_TYPESAFE_BY_RCU) and ``vma_init`` it: ``vm_mm = mm``,
     detached (``vm_refcnt`` stays 0), ``vm_lock_seq = UINT_MAX``."""
+    if await should_failslab("vm_area_alloc: kmem_cache_alloc(vm_area_cachep)"):
+        return None
     state = kernel_state()
     free = await state.vm_area_cachep.update(lambda t: t[:-1] if t else t)
     if not free:

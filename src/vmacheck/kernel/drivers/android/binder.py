@@ -156,6 +156,7 @@ def setup_binder_mapping(mm: MmStruct, freelist: BinderFreelist, start: int, npa
                     vm_private_data=alloc)
     filp.f_count._value += 1  # vma->vm_file's reference (the descriptor holds the other)
     alloc.buffer_size._value = npages * bb.PAGE_SIZE
+    alloc.pages_array._value = ("pages", npages)
     alloc.vm_start._value = start
     alloc.vm_start_hint = start
     alloc.buffers._value = bb.initial_layout(start)

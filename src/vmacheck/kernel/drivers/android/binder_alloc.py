@@ -19,6 +19,7 @@ from typing import Any
 from vmacheck.explore import BUG_ON, WARN_ON, Allocation, Mutex, SpinLock, Var
 from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android import mm_glue as mmg
+from vmacheck.kernel.include.linux.fault_inject import should_failslab
 from vmacheck.kernel.lib.list_lru import ListLru, list_lru_add, list_lru_del
 
 PAGE_SIZE = bb.PAGE_SIZE
@@ -90,6 +91,9 @@ class BinderAlloc:
         self.free_async_space = Var("alloc->free_async_space", 0)
         self.pages_high = Var("alloc->pages_high", 0)
         self.pages_mem = Allocation("alloc->pages")
+        self.pages_array = Var("alloc->pages", None)
+        """The ``alloc->pages`` pointer: None until ``binder_alloc_mmap_handler`` allocates the
+        array (``kvcalloc``), None again if it rolls back."""
         self.pages = [Var(f"alloc->pages[{i}]", None, alloc=self.pages_mem)
                       for i in range(npages)]
         # struct binder_proc, folded in: tmp_ref, is_dead and inner_lock (binder.c)
@@ -150,6 +154,9 @@ async def binder_page_alloc(alloc: BinderAlloc, index: int) -> Any:
     Returns None when the page pool or the mdata pool is exhausted (``-ENOMEM``)."""
     page = await mmg.alloc_page()
     if page is None:
+        return None
+    if await should_failslab("binder_page_alloc: kzalloc(binder_shrinker_mdata)"):
+        await mmg.free_page(page)
         return None
     serial: int = await alloc.freelist.next_mdata.fetch_add(1)
     if serial >= len(alloc.freelist.pool):
@@ -219,8 +226,11 @@ async def binder_alloc_mmap_handler(alloc: BinderAlloc, vma: Any) -> int:
     space for ``vma``.
 
     Rejects a foreign mm (-EINVAL) and a second mapping (-EBUSY, ``buffer_size`` already set,
-    under ``binder_alloc_mmap_lock``); sets ``buffer_size`` (≤ 4 MiB), ``vm_start``, one free
-    buffer over everything, half the space for async; finally ``mapped = true`` (release).
+    under ``binder_alloc_mmap_lock``); sets ``buffer_size`` (≤ 4 MiB), ``vm_start``, allocates
+    ``pages[]`` (``kvcalloc``) and the first buffer (``kzalloc``): one free buffer over
+    everything, half the space for async; finally ``mapped = true`` (release).  If an
+    allocation fails (-ENOMEM) it rolls back: ``kvfree`` the array, ``vm_start = 0`` and
+    ``buffer_size = 0`` under ``binder_alloc_mmap_lock``.
     Also sets the era field ``alloc->vma`` (pre-Dec-2024 kernels cached the VMA here).
     """
     if mmg.vma_mm(vma) is not alloc.mm:
@@ -235,11 +245,25 @@ async def binder_alloc_mmap_handler(alloc: BinderAlloc, vma: Any) -> int:
     await alloc.freelist.mmap_lock.unlock()
     await alloc.vm_start.store(start)
     alloc.vm_start_hint = start
-    await alloc.buffers.store(bb.initial_layout(start))
-    await alloc.free_async_space.store(size // 2)
-    await alloc.vma.store(vma)
-    await binder_alloc_set_mapped(alloc, True)
-    return 0
+    if await should_failslab("binder_alloc_mmap_handler: kvcalloc(alloc->pages)"):
+        ret = ENOMEM
+    else:
+        await alloc.pages_array.store(("pages", alloc.npages))
+        if await should_failslab("binder_alloc_mmap_handler: kzalloc(binder_buffer)"):
+            ret = ENOMEM
+            await alloc.pages_array.store(None)  # err_alloc_buf_struct_failed: kvfree
+        else:
+            await alloc.buffers.store(bb.initial_layout(start))
+            await alloc.free_async_space.store(size // 2)
+            await alloc.vma.store(vma)
+            await binder_alloc_set_mapped(alloc, True)
+            return 0
+    # err_alloc_pages_failed: undo vm_start and buffer_size under binder_alloc_mmap_lock
+    await alloc.vm_start.store(0)
+    await alloc.freelist.mmap_lock.lock()
+    await alloc.buffer_size.store(0)
+    await alloc.freelist.mmap_lock.unlock()
+    return ret
 
 
 async def binder_alloc_vma_close(alloc: BinderAlloc) -> None:

@@ -196,3 +196,27 @@ def page_states(alloc: BinderAlloc) -> list[str]:
         else:
             out.append("active")
     return out
+
+
+def mmap_rollback_problems(alloc: BinderAlloc) -> list[str]:
+    """Model check: what a failed ``binder_alloc_mmap_handler`` left behind, for an alloc
+    that is not mapped and was never closed: the handler must undo ``buffer_size`` and
+    ``vm_start``, free ``pages[]`` and the first buffer, and no page may be installed."""
+    out = []
+    if alloc.buffer_size.peek():
+        out.append(f"buffer_size {alloc.buffer_size.peek():#x}")
+    if alloc.vm_start.peek():
+        out.append(f"vm_start {alloc.vm_start.peek():#x}")
+    if alloc.pages_array.peek() is not None:
+        out.append("pages[] not freed")
+    if alloc.buffers.peek():
+        out.append("buffer struct not freed")
+    out += [f"page {i} installed" for i, v in enumerate(alloc.pages) if v.peek() is not None]
+    return out
+
+
+def register_mmap_failure_checks(alloc: BinderAlloc) -> None:
+    """Model check: register ``binder-mmap-failure-rolled-back`` for an alloc whose mmap may
+    fail (checked at the end of each execution in which it is not mapped)."""
+    invariant("binder-mmap-failure-rolled-back",
+              lambda: alloc.mapped.peek() or not mmap_rollback_problems(alloc), at_end=True)
