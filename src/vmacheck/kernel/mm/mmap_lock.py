@@ -20,6 +20,7 @@ from vmacheck.kernel.include.linux.atomic import WaitEvent, atomic_cond_update, 
 from vmacheck.kernel.include.linux.mm import mas_walk, vma_lookup
 from vmacheck.kernel.include.linux.mm_types import (
     EAGAIN,
+    EINTR,
     VM_REFCNT_EXCLUDE_READERS_FLAG,
     VM_REFCNT_LIMIT,
     MmStruct,
@@ -27,6 +28,7 @@ from vmacheck.kernel.include.linux.mm_types import (
     kernel_state,
 )
 from vmacheck.kernel.include.linux.mmap_lock import (
+    fatal_signal_pending,
     mmap_assert_write_locked,
     mmap_read_lock,
     mmap_read_unlock,
@@ -62,13 +64,15 @@ def count_vm_vma_lock_event(event: str) -> None:
 
 
 async def __vma_start_exclude_readers(vma: VmAreaStruct, detaching: bool,
-                                      state: int = TASK_UNINTERRUPTIBLE) -> tuple[bool, bool]:
+                                      state: int = TASK_UNINTERRUPTIBLE
+                                      ) -> tuple[bool, bool, int]:
     """``__vma_start_exclude_readers`` (mm/mmap_lock.c, 7.0 name of ``__vma_enter_locked``):
     add ``VM_REFCNT_EXCLUDE_READERS_FLAG`` unless the VMA is detached, then sleep on
     ``vma_writer_wait`` until only the writer's share is left (FLAG + 1, or FLAG when
-    detaching).  Returns ``(detached, exclusive)``; no fatal signals are modelled, so there is
-    no -EINTR.  ``__vma_lockdep_acquire_exclusive`` makes the wait a blocking lockdep
-    acquisition of the VMA lock class (readers take it as trylocks)."""
+    detaching).  Returns ``(detached, exclusive, err)``: with ``state == TASK_KILLABLE`` a fatal
+    signal (``FATAL_SIGNALS``) ends the wait with -EINTR after ``__vma_end_exclude_readers``.
+    ``__vma_lockdep_acquire_exclusive`` makes the wait a blocking lockdep acquisition of the
+    VMA lock class (readers take it as trylocks)."""
     mm = vma.vm_mm
     assert mm is not None
     mmap_assert_write_locked(mm)
@@ -77,12 +81,16 @@ async def __vma_start_exclude_readers(vma: VmAreaStruct, detaching: bool,
         vma.vm_refcnt, lambda v: v + VM_REFCNT_EXCLUDE_READERS_FLAG if v != 0 else v,
         "refcount_add_not_zero(VM_REFCNT_EXCLUDE_READERS_FLAG)")
     if old == 0:
-        return True, False
+        return True, False, 0
     hold(vma_write_key(vma), f"{vma.name} (vma write lock)", VMA_LOCK_CLASS)
+    if state == TASK_KILLABLE and old + VM_REFCNT_EXCLUDE_READERS_FLAG != target \
+            and await fatal_signal_pending("rcuwait_wait_event(vma_writer_wait)"):
+        detached = await __vma_end_exclude_readers(vma)
+        return detached, False, -EINTR
     await WaitEvent(vma.vm_refcnt, lambda v: v == target,
                     lambda ex, tid: vma_readers(ex, vma),
                     f"rcuwait_wait_event(vma_writer_wait) until {vma.name} readers drain")
-    return False, True
+    return False, True, 0
 
 
 async def __vma_end_exclude_readers(vma: VmAreaStruct) -> bool:
@@ -97,11 +105,13 @@ async def __vma_start_write(vma: VmAreaStruct,
                             state: int = TASK_UNINTERRUPTIBLE) -> int:
     """``__vma_start_write`` (mm/mmap_lock.c): exclude and drain readers, stamp
     ``vm_lock_seq = mm_lock_seq`` (``__vma_raw_mm_seqnum``), end the exclusion (readers now
-    see the stamp and back off)."""
+    see the stamp and back off).  -EINTR, unstamped, if a killable wait was interrupted."""
     mm = vma.vm_mm
     assert mm is not None
     mm_lock_seq = await mm.mm_lock_seq.load()
-    detached, exclusive = await __vma_start_exclude_readers(vma, False, state)
+    detached, exclusive, err = await __vma_start_exclude_readers(vma, False, state)
+    if err:
+        return err
     await vma.vm_lock_seq.store(mm_lock_seq)
     if exclusive:
         detached = await __vma_end_exclude_readers(vma)
@@ -113,7 +123,7 @@ async def __vma_exclude_readers_for_detach(vma: VmAreaStruct) -> None:
     """``__vma_exclude_readers_for_detach`` (mm/mmap_lock.c): the slow path of
     ``vma_mark_detached`` - wait until the transient readers are gone and the VMA is
     detached."""
-    detached, exclusive = await __vma_start_exclude_readers(vma, True)
+    detached, exclusive, _ = await __vma_start_exclude_readers(vma, True)
     if exclusive:
         detached = await __vma_end_exclude_readers(vma)
     WARN_ON(not detached, f"vma_mark_detached left {vma.name} attached")
@@ -142,7 +152,9 @@ async def vma_start_write(vma: VmAreaStruct) -> None:
 
 
 async def vma_start_write_killable(vma: VmAreaStruct) -> int:
-    """``vma_start_write_killable`` (include/linux/mmap_lock.h): as ``vma_start_write``."""
+    """``vma_start_write_killable`` (include/linux/mmap_lock.h): as ``vma_start_write``, but
+    waiting for readers is killable: -EINTR (the VMA not write-locked) if a fatal signal
+    arrives (``FATAL_SIGNALS``)."""
     if not per_vma_lock():
         return 0
     if await __is_vma_write_locked(vma):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmacheck.explore import WARN_ON, Op, Var, current
+from vmacheck.explore import WARN_ON, Op, Var, choice, current
 from vmacheck.explore.core import Execution, Footprint
 from vmacheck.kernel.checks import (
     holds_vma_read,
@@ -21,12 +21,13 @@ from vmacheck.kernel.checks import (
 )
 from vmacheck.kernel.include.linux.atomic import locked_update
 from vmacheck.kernel.include.linux.mm_types import (
+    EINTR,
     VM_REFCNT_EXCLUDE_READERS_FLAG,
     VM_REFCNT_LIMIT,
     MmStruct,
     VmAreaStruct,
 )
-from vmacheck.kernel.variants import active
+from vmacheck.kernel.variants import active, config
 
 
 class KernelConfigError(NotImplementedError):
@@ -50,9 +51,29 @@ async def mmap_read_lock(mm: MmStruct) -> None:
     await mm.mmap_lock.down_read()
 
 
+FATAL_SIGNALS = "FATAL_SIGNALS"
+"""Configuration switch (``--config FATAL_SIGNALS=y``): a task sleeping in a ``*_killable``
+lock may receive a fatal signal (an explored choice) and get -EINTR.  Off by default."""
+
+
+async def fatal_signal_pending(what: str) -> bool:
+    """``fatal_signal_pending(current)`` (include/linux/sched/signal.h) for a task about to
+    sleep in ``what``: with ``FATAL_SIGNALS`` a choice the explorer makes both ways (a SIGKILL
+    arrives or not); otherwise never (no step)."""
+    if not config(FATAL_SIGNALS):
+        return False
+    return bool(await choice(2, f"{what}: fatal signal?") == 1)
+
+
 async def mmap_read_lock_killable(mm: MmStruct) -> int:
-    """``mmap_read_lock_killable`` (include/linux/mmap_lock.h): as :func:`mmap_read_lock` (no
-    fatal signals are modelled, so it never returns -EINTR)."""
+    """``mmap_read_lock_killable`` (include/linux/mmap_lock.h) → ``down_read_killable``: the
+    fast path takes the lock; a task that would sleep returns -EINTR if a fatal signal arrives
+    (``FATAL_SIGNALS``), else waits like :func:`mmap_read_lock`."""
+    if config(FATAL_SIGNALS):
+        if await mm.mmap_lock.down_read_trylock():
+            return 0
+        if await fatal_signal_pending("down_read_killable"):
+            return -EINTR
     await mm.mmap_lock.down_read()
     return 0
 
@@ -75,8 +96,14 @@ async def mmap_write_lock(mm: MmStruct) -> None:
 
 
 async def mmap_write_lock_killable(mm: MmStruct) -> int:
-    """``mmap_write_lock_killable`` (include/linux/mmap_lock.h): as :func:`mmap_write_lock`;
-    never -EINTR here."""
+    """``mmap_write_lock_killable`` (include/linux/mmap_lock.h) → ``down_write_killable``:
+    as :func:`mmap_write_lock`, except that a task that would sleep returns -EINTR when a fatal
+    signal arrives (``FATAL_SIGNALS``)."""
+    if config(FATAL_SIGNALS):
+        if await mm.mmap_lock.down_write_trylock():
+            return 0
+        if await fatal_signal_pending("down_write_killable"):
+            return -EINTR
     await mm.mmap_lock.down_write()
     return 0
 
