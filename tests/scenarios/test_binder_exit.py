@@ -33,3 +33,12 @@ def test_install_pinning_only_the_mm_struct_frees_a_mapped_vma() -> None:
     assert f.thread == "owner exit"
     assert f.message == "vm_area_free(vma0) with PTEs still mapped at 0x4000"
     assert f.minimal_schedule == "1*26,0*23,2*12,0*8,2*11"
+
+
+def test_debug_readers_as_threads_are_clean_and_see_the_states() -> None:
+    r = catalogue.run("binder-debug-print-shrink-munmap", minimise=False)
+    assert r.complete and not r.findings
+    labels = "; ".join(r.outcome_labels())
+    # mapped and on the LRU, mapped and reclaimed, and already unmapped (nothing counted)
+    assert "print: pages 0:1:0" in labels and "print: pages 0:0:1" in labels
+    assert "print: pages 0:0:0" in labels

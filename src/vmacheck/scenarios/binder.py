@@ -30,6 +30,8 @@ from vmacheck.kernel.drivers.android.binder_alloc import (
     binder_alloc_deferred_release,
     binder_alloc_free_buf,
     binder_alloc_new_buf,
+    binder_alloc_print_allocated,
+    binder_alloc_print_pages,
 )
 from vmacheck.kernel.drivers.android.binder_buffers import PAGE_SIZE, BinderBuffer
 from vmacheck.kernel.drivers.android.binder_props import (
@@ -375,7 +377,7 @@ def _owner_exit_install_shrink() -> list[Thread]:
 _scenario("binder-owner-exit-install-shrink",
           "the binder process exits while a sender installs page 0 and the shrinker reclaims "
           "it",
-          ("binder_install_single_page", "binder_alloc_free_page"), _owner_exit_install_shrink,
+          (), _owner_exit_install_shrink,
           "Another process sends a transaction (it holds a temporary reference on the target "
           "proc, binder_inc_proc_tmpref) that allocates a buffer and installs page 0 while the "
           "shrinker reclaims it.  do_exit: exit_mm (mmput; the last mm_users reference runs "
@@ -421,3 +423,26 @@ register(Scenario(
         "undo buffer_size and vm_start and free what it allocated (binder-mmap-failure-rolled-"
         "back), mmap_region must fput vm_file and free the VMA (the built-in VMA leak check), "
         "and the sender may only install pages into a mapping that exists."))
+
+
+# --------------------------------------------------------------------------- debug readers
+
+
+def _debug_print_shrink_munmap() -> list[Thread]:
+    w = binder_world()
+
+    async def print_stats() -> None:
+        active, lru, free = await binder_alloc_print_pages(w.alloc)
+        allocated = await binder_alloc_print_allocated(w.alloc)
+        label(f"print: pages {active}:{lru}:{free}, {allocated} allocated")
+
+    return [("shrinker", shrinker(w)), ("munmap", munmap_binder(w)),
+            ("debugfs reader", print_stats())]
+
+
+_scenario("binder-debug-print-shrink-munmap",
+          "the binder debug readers run while the shrinker reclaims and the mapping goes away",
+          SHRINKER, _debug_print_shrink_munmap,
+          "binder_alloc_print_pages (under alloc->mutex, only while mapped) and "
+          "binder_alloc_print_allocated read pages[] and the buffers as a debugfs reader "
+          "thread; they must never see a freed page's metadata.")
