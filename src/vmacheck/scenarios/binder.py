@@ -81,10 +81,11 @@ class BinderWorld:
 
 
 def binder_world(npages: int = 1, lru_pages: tuple[int, ...] = (0,), threads: int = 4,
-                 mdata_pool: int = 6, strict: bool = False) -> BinderWorld:
+                 mdata_pool: int = 6, strict: bool = False, vmas: int = 6,
+                 pages: int = 8) -> BinderWorld:
     """Boot the model kernel and set up one binder process (plus an empty mm for fork);
     ``strict`` adds the opt-in stricter page check."""
-    boot(vmas=6, generations=2, pages=8, threads=threads)
+    boot(vmas=vmas, generations=2, pages=pages, threads=threads)
     mm = MmStruct("mm")
     child = MmStruct("child")
     freelist = BinderFreelist(mdata_pool)
@@ -358,7 +359,7 @@ _scenario("binder-release-shrink",
 
 
 def _owner_exit_install_shrink() -> list[Thread]:
-    w = binder_world(npages=1, lru_pages=(0,), threads=8)
+    w = binder_world(npages=1, lru_pages=(0,), threads=8, mdata_pool=2, vmas=1, pages=2)
     filp = w.vma.vm_file.peek()
 
     async def owner_exit() -> None:
