@@ -1,6 +1,7 @@
 """Exhaustive DPOR over every catalogue scenario: executions, steps, seconds, verdict.
 
-    python benchmarks/kernel_scenarios.py [--group mm] [--only NAME ...] [--new] [--json]
+    python benchmarks/kernel_scenarios.py [--group mm] [--match mm-ops-] [--only NAME ...]
+                                          [--new] [--json]
 
 One row per scenario under its default versions and configuration (the kernel as it is), and
 one per non-default seed version of each versioned function it exercises (e.g. the historic
@@ -35,10 +36,14 @@ NEW_SCENARIOS = (
 ENOMEM injection, debug readers)."""
 
 
-def rows(group: str | None, only: list[str] | None = None) -> list[dict[str, object]]:
+
+def rows(group: str | None, match: str | None = None,
+         only: list[str] | None = None) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for s in catalogue.all_scenarios():
         if group is not None and s.group != group:
+            continue
+        if match is not None and match not in s.name:
             continue
         if only and s.name not in only:
             continue
@@ -67,13 +72,16 @@ def rows(group: str | None, only: list[str] | None = None) -> list[dict[str, obj
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--group", default=None, help="only scenarios of this group (e.g. mm)")
+    parser.add_argument("--match", default=None,
+                        help="only scenarios whose name contains this (e.g. mm-ops-)")
     parser.add_argument("--only", action="append", default=None, metavar="NAME",
                         help="only this scenario (repeatable)")
-    parser.add_argument("--new", action="store_true", help="only the scenarios of issue 8")
+    parser.add_argument("--new", action="store_true",
+                        help="only the scenarios of issue 8 parts A (NEW_SCENARIOS)")
     parser.add_argument("--json", action="store_true", help="print JSON rows")
     args = parser.parse_args()
     only = list(NEW_SCENARIOS) if args.new else args.only
-    table = rows(args.group, only)
+    table = rows(args.group, args.match, only)
     if args.json:
         print(json.dumps(table, indent=2))
         return 0

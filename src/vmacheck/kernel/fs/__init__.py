@@ -1,1 +1,2 @@
-"""Models of ``fs/``: file references (``fs/file_table.c``)."""
+"""Models of ``fs/``: file references (``fs/file_table.c``) and ``/proc`` readers
+(``fs/proc/``)."""

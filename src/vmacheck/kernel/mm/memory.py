@@ -31,6 +31,8 @@ from vmacheck.kernel.include.linux.mmap_lock import (
     vma_assert_stabilised,
     vma_end_read,
 )
+from vmacheck.kernel.mm.rmap import __anon_vma_prepare as __anon_vma_prepare
+from vmacheck.kernel.mm.rmap import folio_add_new_anon_rmap
 
 # include/linux/mm_types.h: enum vm_fault_reason
 VM_FAULT_OOM = 0x000001
@@ -131,13 +133,6 @@ async def vm_insert_page(vma: VmAreaStruct, addr: int, page: Page) -> int:
 # --------------------------------------------------------------------------- faults
 
 
-async def __anon_vma_prepare(vma: VmAreaStruct) -> int:
-    """``__anon_vma_prepare`` (mm/rmap.c): attach an anon_vma under ``page_table_lock``
-    unless someone already did."""
-    await vma.anon_vma.cas(None, ("anon_vma", vma.name))
-    return 0
-
-
 async def __vmf_anon_prepare(vma: VmAreaStruct, flags: int) -> int:
     """``__vmf_anon_prepare`` (mm/memory.c): make sure the VMA has an anon_vma.  Under the
     VMA lock that needs ``mmap_read_trylock``; if it fails, return VM_FAULT_RETRY."""
@@ -178,6 +173,7 @@ async def do_anonymous_page(vma: VmAreaStruct, address: int, flags: int) -> int:
     WARN_ON(prot is None, f"do_anonymous_page: {vma.name} has no vm_page_prot")
     mm = vma.vm_mm
     assert mm is not None
+    await folio_add_new_anon_rmap(page, vma, address)
     if not await mm.pte[address].cas(None, page):
         await put_page(page)
     return 0

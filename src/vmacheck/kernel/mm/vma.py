@@ -2,8 +2,9 @@
 
 Known simplifications: allocation-failure and error paths that re-attach VMAs
 (``reattach_vmas``, ``vms_abort_munmap_vmas``) are not modelled (the model's allocations only
-fail when the slab is exhausted); userfaultfd, accounting, mempolicy, anon_vma chains and
-file reference counts are not modelled.
+fail when the slab is exhausted); userfaultfd, accounting, mempolicy and file reference counts
+are not modelled.  anon_vma objects (mm/rmap.py) are linked by split (``anon_vma_clone``) and
+unlinked after munmap's zap (``unlink_anon_vmas``) when a scenario sets them up.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from vmacheck.kernel.include.linux.mmap_lock import (
 )
 from vmacheck.kernel.mm.memory import tlb_finish_mmu, unmap_page_range
 from vmacheck.kernel.mm.mmap_lock import vma_mark_detached, vma_start_write
+from vmacheck.kernel.mm.rmap import anon_vma_clone, unlink_anon_vmas
 from vmacheck.kernel.rcu import call_rcu
 from vmacheck.kernel.variants import config
 
@@ -56,6 +58,7 @@ async def vm_area_alloc(mm: MmStruct) -> VmAreaStruct | None:
     vma: VmAreaStruct = free[-1]
     vma.vm_mm = mm
     vma.slot.current = vma
+    state.runtime_vmas.append(vma)
     await store_all([(vma.slot.vm_mm, mm), (vma.slot.vm_lock_seq, UINT_MAX)], "vma_init")
     return vma
 
@@ -131,7 +134,9 @@ def _check_vma_gone(vma: VmAreaStruct) -> None:
     if any(v is vma for _, _, v in mm.mm_mt._value):
         report("invariant", f"vm_area_free({vma.name}) while it is still in {mm.name}'s tree")
     start, end = vma.slot.vm_start._value, vma.slot.vm_end._value
-    mapped = [a for a in range(start, end, PAGE_SIZE) if a in mm.pte and mm.pte[a]._value]
+    tree = mm.mm_mt._value  # a merge frees a VMA whose pages the kept VMA now maps
+    mapped = [a for a in range(start, end, PAGE_SIZE) if a in mm.pte and mm.pte[a]._value
+              and not any(s <= a < e and v is not vma for s, e, v in tree)]
     if mapped:
         report("invariant", f"vm_area_free({vma.name}) with PTEs still mapped at "
                             f"{', '.join(hex(a) for a in mapped)}")
@@ -209,6 +214,7 @@ async def __split_vma(mm: MmStruct, vma: VmAreaStruct, addr: int,
         await vm_ops.open(new)
     await vma_start_write(vma)
     await vma_start_write(new)
+    await anon_vma_clone(new, vma)
     if new_below:
         await vma_set_range(vma, addr, end, pgoff + delta)
     else:
@@ -279,12 +285,15 @@ async def vms_gather_munmap_vmas(mm: MmStruct, vma: VmAreaStruct, start: int,
 
 async def vms_clear_ptes(mm: MmStruct, vmas: list[VmAreaStruct]) -> None:
     """``vms_clear_ptes`` (mm/vma.c): ``unmap_vmas`` over the removed VMAs, then
-    ``tlb_finish_mmu`` drops the page references."""
+    ``tlb_finish_mmu`` drops the page references and ``free_pgtables`` unlinks each VMA from
+    its anon_vma (``unlink_anon_vmas``; no step unless anon_vmas are set up, mm/rmap.py)."""
     pages: list[Page] = []
     for vma in vmas:
         start, end = await load_all([vma.vm_start, vma.vm_end], "unmap_vmas")
         pages += await unmap_page_range(mm, start, end)
     await tlb_finish_mmu(pages)
+    for vma in vmas:  # free_pgtables
+        await unlink_anon_vmas(vma)
 
 
 async def vms_complete_munmap_vmas(mm: MmStruct, vmas: list[VmAreaStruct],

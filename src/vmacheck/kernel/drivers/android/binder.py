@@ -90,9 +90,9 @@ async def binder_proc_dec_tmpref(alloc: BinderAlloc) -> None:
 
 
 async def binder_inc_proc_tmpref(alloc: BinderAlloc) -> bool:
-    """The target-proc reference ``binder_transaction`` takes (drivers/android/binder.c:
-    ``binder_get_node_refs_for_txn``, ``node->proc->tmp_ref++`` under ``proc->inner_lock``);
-    false when the proc is already dead (``BR_DEAD_REPLY``)."""
+    """``binder_get_node_refs_for_txn`` (drivers/android/binder.c), its target-proc part:
+    ``node->proc->tmp_ref++`` under ``proc->inner_lock``, the reference ``binder_transaction``
+    holds on the target; false when the proc is already dead (``BR_DEAD_REPLY``)."""
     await alloc.proc_inner_lock.lock()
     dead = await alloc.proc_is_dead.load()
     if not dead:

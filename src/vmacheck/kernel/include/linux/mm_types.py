@@ -273,6 +273,8 @@ class KernelState:
         self.mms: list[MmStruct] = []
         self.read_snapshots: dict[tuple[int, int, int], tuple[Any, ...]] = {}
         self.read_for: dict[tuple[int, int, int], MmStruct] = {}
+        self.runtime_vmas: list[VmAreaStruct] = []
+        """VMAs ``vm_area_alloc`` handed out while threads ran (for the VMA leak check)."""
         self.kthreads: set[int] = set()
         """Threads that are kernel threads (kworkers, RCU callbacks): no task work."""
         self.task_works: dict[int, list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]]
