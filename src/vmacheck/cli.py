@@ -42,6 +42,8 @@ def _common(p: argparse.ArgumentParser, *, budgets: bool = True) -> None:
                    help="load your own versions of model functions from a Python file")
     p.add_argument("--config", action="append", default=[], metavar="NAME=y|n",
                    help="kernel configuration switch, e.g. PER_VMA_LOCK=n (repeatable)")
+    p.add_argument("--inject", action="append", default=[], choices=["ENOMEM"],
+                   help="make every allocation site a branch that may fail with ENOMEM")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     if budgets:
         p.add_argument("--mode", default="dpor", choices=["dpor", "random", "pct", "bounded"],

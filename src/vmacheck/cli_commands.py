@@ -18,18 +18,21 @@ from vmacheck.cli_support import (
 )
 from vmacheck.explore.findings import FINDING_KINDS
 from vmacheck.explore.runner import replay
-from vmacheck.kernel.variants import REGISTRY, Selection, select
+from vmacheck.kernel.variants import REGISTRY, Selection, load_kernel, select
 from vmacheck.scenarios.catalogue import SEED_VARIANTS, ScenarioRun, all_scenarios
 from vmacheck.scenarios.matrix import Plan, behaviour_diff, seed_matrix
 
 
 def do_list(args: argparse.Namespace) -> int:
+    load_kernel()
     load_variant_files(args.variant_file)
     scenarios = all_scenarios()
     functions: dict[str, dict[str, Any]] = {
         name: {"default": k.default, "seed": list(SEED_VARIANTS.get(name, ())),
-               "versions": {v: k.docs.get(v, "") for v in sorted(k.versions)}}
-        for name, k in sorted(REGISTRY.items()) if len(k.versions) > 1 or name in SEED_VARIANTS}
+               "versions": {v: k.docs.get(v, "") for v in sorted(k.versions)},
+               "follows": {"function": k.follows, "file": k.source},
+               "model": f"{k.module}.{name}", "replaceable": True}
+        for name, k in sorted(REGISTRY.items())}
     if args.json:
         dump_json({"scenarios": [{"name": s.name, "group": s.group, "summary": s.summary,
                                   "functions": list(s.functions), "config": s.config}
@@ -44,10 +47,19 @@ def do_list(args: argparse.Namespace) -> int:
     out.write("\nVersioned functions (function@version; * = seed version, all combinations "
               "checked;\nunstarred: historic versions, run once each):\n")
     for name, info in functions.items():
+        if len(info["versions"]) < 2 and not info["seed"]:
+            continue
         for v, doc in info["versions"].items():
             star = "*" if v in info["seed"] else " "
             dflt = " (default)" if v == info["default"] else ""
             out.write(f"  {star} {name}@{v}{dflt}  {doc}\n")
+    out.write(f"\nReplaceable model functions ({len(functions)}; each can be replaced from a "
+              "variant file:\n@variant(\"function\", \"version\")), with the kernel file and "
+              "function each follows:\n")
+    width = max((len(n) for n in functions), default=10)
+    for name, info in functions.items():
+        follows = info["follows"]
+        out.write(f"  {name.ljust(width)}  {follows['file']}: {follows['function']}\n")
     out.write("\nFinding kinds:\n")
     for kind, meaning in FINDING_KINDS.items():
         out.write(f"  {kind.ljust(16)}  {meaning}\n")

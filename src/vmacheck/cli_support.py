@@ -49,7 +49,10 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
             except VariantError as err:
                 raise UsageError(str(err)) from None
             variants[fn] = version
-    return Selection(variants, parse_config(args.config))
+    config = parse_config(args.config)
+    if "ENOMEM" in getattr(args, "inject", []):
+        config["INJECT_ENOMEM"] = True
+    return Selection(variants, config)
 
 
 def parse_selection_list(text: str) -> dict[str, str]:

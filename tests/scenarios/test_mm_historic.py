@@ -17,7 +17,7 @@ CASES = [
     ("mm-mmap-vs-fault", "mmap_region", "pre-33313a747e81",
      "read-locked vma is fully set up (33313a747e81)"),
     ("mm-stack-expand-vs-fault", "expand_downwards", "pre-c137381f71ae",
-     "vma fields stable under a read lock (spec 9.1 #4)"),
+     "vma fields stable under a read lock (vma_start_write)"),
 ]
 
 

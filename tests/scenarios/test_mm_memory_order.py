@@ -11,7 +11,7 @@ from vmacheck.kernel.variants import Selection, select
 from vmacheck.scenarios.catalogue import get, run
 from vmacheck.scenarios.mm_memory_order import PAGE_SETUP, UFFD_ORDER
 
-PRE_FIX = {"vma_end_write_all": "pre-b1f02b95758d", "vma_start_read": "pre-b1f02b95758d"}
+PRE_FIX = {"v6.5:vma_end_write_all": "pre-b1f02b95758d", "v6.5:vma_start_read": "pre-b1f02b95758d"}
 NO_RELEASE = {"binder_set_installed_page": "no-release"}
 
 

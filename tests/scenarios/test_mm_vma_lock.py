@@ -57,4 +57,4 @@ def test_user_variant_vma_start_write_no_wait_breaks_reader_writer_exclusion() -
     assert "vma_start_write@no-wait" in ids or ids == []
     r = run_mm("mm-munmap-waits-for-vma-reader", variants={"vma_start_write": "no-wait"})
     assert r.kinds() == {"invariant"}
-    assert "vma reader/writer exclusion (spec 9.1 #5)" in invariant_names(r)
+    assert "vma reader/writer exclusion (__vma_start_write)" in invariant_names(r)

@@ -62,6 +62,7 @@ def run_one(
         if tid is None:
             gave_up = True
             ex.truncated = True
+            ex.abandoned = True
             break
         ex.step(tid)
         sched.append(tid)

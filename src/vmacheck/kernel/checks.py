@@ -1,4 +1,4 @@
-"""Built-in checks of the mm model (spec §9.1): read-lock bookkeeping and invariants.
+"""Built-in checks of the mm model: read-lock bookkeeping and invariants.
 
 VMA read locks are held resources of the thread that took them (so a leaked one is a
 ``resource-leak`` and an unlock without one is a ``bad-unlock``).  When a read lock is taken the
@@ -22,6 +22,7 @@ from vmacheck.explore.core import Execution
 from vmacheck.kernel.include.linux.mm_types import (
     VM_REFCNT_EXCLUDE_READERS_FLAG,
     KernelState,
+    MmStruct,
     VmAreaStruct,
     vma_page_prot,
 )
@@ -30,12 +31,12 @@ VMA_LOCK_CLASS = "vm_area_struct->vm_lock"
 
 
 def vma_read_key(vma: VmAreaStruct) -> tuple[str, VmAreaStruct]:
-    """The held-resource key of a VMA read lock."""
+    """Model check: the held-resource key of a VMA read lock."""
     return ("vma-read", vma)
 
 
 def vma_write_key(vma: VmAreaStruct) -> tuple[str, VmAreaStruct]:
-    """The held-resource key of a VMA writer draining readers (lockdep only)."""
+    """Model check: the held-resource key of a VMA writer draining readers (lockdep only)."""
     return ("vma-write", vma)
 
 
@@ -44,19 +45,26 @@ def _stable_fields(vma: VmAreaStruct) -> tuple[Any, ...]:
             vma.vm_pgoff._value, vma.vm_page_prot._value, vma.vm_ops._value)
 
 
-def note_vma_read_locked(vma: VmAreaStruct) -> None:
-    """Record that the calling thread now holds a read lock (reference) on ``vma``."""
+def note_vma_read_locked(vma: VmAreaStruct, mm: MmStruct | None = None) -> None:
+    """Model check: record that the calling thread now holds a read lock (reference) on
+    ``vma``, taken for address space ``mm`` (``vma_start_read``'s argument; default: the
+    VMA's own)."""
     ex = current()
     tid = ex.current_tid
     assert tid is not None
     hold(vma_read_key(vma), f"{vma.name} (vma read lock)", VMA_LOCK_CLASS, trylock=True)
     ex_state = _state_of(ex)
     if ex_state is not None:
-        ex_state.read_snapshots[(tid, vma.slot.index, vma.generation)] = _stable_fields(vma)
+        key = (tid, vma.slot.index, vma.generation)
+        ex_state.read_snapshots[key] = _stable_fields(vma)
+        owner = mm if mm is not None else vma.vm_mm
+        if owner is not None:
+            ex_state.read_for[key] = owner
 
 
 def note_vma_read_unlocked(vma: VmAreaStruct) -> bool:
-    """Record the release of a VMA read lock; reports ``bad-unlock`` when none was held."""
+    """Model check: record the release of a VMA read lock; reports ``bad-unlock`` when none was
+    held."""
     if not unhold(vma_read_key(vma)):
         ex = current()
         tid = ex.current_tid
@@ -64,20 +72,22 @@ def note_vma_read_unlocked(vma: VmAreaStruct) -> bool:
         other = ""
         if tid is not None and mm is not None and any(
                 ex.holds(tid, (mm.mmap_lock, mode)) for mode in ("R", "W")):
-            other = f" (it holds {mm.mmap_lock.name}: lock-kind mismatch, spec 9.1 #8)"
+            other = (f" (it holds {mm.mmap_lock.name}: lock-kind mismatch, vma_end_read "
+                     "after mmap_read_lock)")
         report("bad-unlock", f"vma_end_read({vma.name}) without a VMA read lock held{other}")
         return False
     return True
 
 
 def holds_vma_read(vma: VmAreaStruct) -> bool:
+    """Model check: whether the calling thread holds a read lock on ``vma``."""
     ex = current()
     tid = ex.current_tid
     return tid is not None and ex.holds(tid, vma_read_key(vma))
 
 
 def vma_readers(ex: Execution, vma: VmAreaStruct) -> frozenset[int]:
-    """Threads holding a read lock on the slot of ``vma`` (any generation)."""
+    """Model check: threads holding a read lock on the slot of ``vma`` (any generation)."""
     out = set()
     for t in ex.threads:
         for h in t.held:
@@ -126,13 +136,37 @@ def _write_locked(vma: VmAreaStruct) -> bool:
     return bool(seq % 2 == 1 and vma.slot.vm_lock_seq._value == seq)
 
 
+def _locked_for_other_mm(state: KernelState | None, tid: int, v: VmAreaStruct) -> bool:
+    """Whether thread ``tid`` read-locked ``v`` while asking for another mm's VMA."""
+    if state is None:
+        return False
+    owner = state.read_for.get((tid, v.slot.index, v.generation))
+    return owner is not None and owner is not v.vm_mm
+
+
 def check_reader_writer_exclusion() -> bool:
-    """Spec §9.1 #5: a write-locked VMA has no thread holding a read lock on it."""
-    return not any(_write_locked(v) for _, v in _read_holds(current()))
+    """Model check: a write-locked VMA (``__vma_start_write``, mm/mmap_lock.c) has no thread
+    holding a read lock on it that it took for this VMA's mm.  A reader that ended up with a
+    VMA of another mm (its object was freed and reused: SLAB_TYPESAFE_BY_RCU) compared the
+    stamp with its own mm's sequence, not the writer's: that is reported by
+    :func:`check_read_lock_own_mm`, not as an exclusion failure."""
+    ex = current()
+    state = _state_of(ex)
+    return not any(_write_locked(v) and not _locked_for_other_mm(state, tid, v)
+                   for tid, v in _read_holds(ex))
+
+
+def check_read_lock_own_mm() -> bool:
+    """Model check: a VMA read lock a thread holds is on a VMA of the mm it asked for
+    (``vma_start_read`` checks ``vma->vm_mm`` after taking its reference, commit
+    9bbffee67ffd; before it, ``lock_vma_under_rcu`` checked it)."""
+    ex = current()
+    state = _state_of(ex)
+    return not any(_locked_for_other_mm(state, tid, v) for tid, v in _read_holds(ex))
 
 
 def check_stable_under_read_lock() -> bool:
-    """Spec §9.1 #4: an attached VMA's bounds, flags, offset, protection and ops change only
+    """Model check: an attached VMA's bounds, flags, offset, protection and ops change only
     under its write lock, so they never change while some thread holds a read lock on it."""
     ex = current()
     holds = _read_holds(ex)
@@ -147,7 +181,7 @@ def check_stable_under_read_lock() -> bool:
 
 
 def check_read_locked_vma_set_up() -> bool:
-    """A VMA a reader can lock is fully set up: ``vm_page_prot`` is what
+    """Model check: A VMA a reader can lock is fully set up: ``vm_page_prot`` is what
     ``vma_set_page_prot`` computes from ``vm_flags`` and ``vm_ops`` (write-notify), the last
     step of ``mmap_region`` (commit 33313a747e81)."""
     for _, v in _read_holds(current()):
@@ -159,8 +193,8 @@ def check_read_locked_vma_set_up() -> bool:
 
 
 def check_refcount_covers_readers() -> bool:
-    """Spec §9.1 #6: ``vm_refcnt`` (without the exclude flag) counts the attachment and every
-    successful reader."""
+    """Model check: ``vm_refcnt`` (include/linux/mmap_lock.h) (without the exclude flag) counts the
+    attachment and every successful reader."""
     counts: dict[int, tuple[VmAreaStruct, int]] = {}
     for _, v in _read_holds(current()):
         prev = counts.get(id(v.slot), (v, 0))[1]
@@ -173,23 +207,42 @@ def check_refcount_covers_readers() -> bool:
 
 
 def check_seq_parity(state: KernelState) -> bool:
-    """Spec §9.1 #3: ``mm_lock_seq`` is odd exactly while the mmap lock is write-held."""
+    """Model check: ``mm_lock_seq`` (``mm_lock_seqcount_begin``/``_end``) is odd exactly while the
+    mmap lock is write-held."""
     return all((mm.mm_lock_seq._value % 2 == 1) == (mm.mmap_lock.writer is not None)
                for mm in state.mms)
 
 
 def check_fork_excludes_faults() -> bool:
-    """fb49c455323f: while ``dup_mmap`` copies a parent VMA (its model flag
+    """Model check: fb49c455323f: while ``dup_mmap`` copies a parent VMA (its model flag
     ``model_dup_mmap`` is set), no thread holds a read lock on it (no page fault runs on it
     under the per-VMA lock)."""
     return not any(v.slot.model_dup_mmap._value for _, v in _read_holds(current()))
 
 
+def leaked_vmas(state: KernelState) -> list[str]:
+    """Model check: VMAs allocated by ``vm_area_alloc`` while the threads ran, never freed,
+    that no address space's tree holds: nobody can reach them to free them.  (VMAs a model
+    sets up before the threads start are the model's own business.)"""
+    out = []
+    for v in state.runtime_vmas:
+        if v.alloc.freed or v.vm_mm is None:
+            continue
+        if not any(entry[2] is v for mm in state.mms for entry in mm.mm_mt._value):
+            out.append(v.name)
+    return out
+
+
 def register_builtin_checks(state: KernelState) -> None:
-    """Register the mm invariants for the execution being built."""
-    invariant("vma reader/writer exclusion (spec 9.1 #5)", check_reader_writer_exclusion)
-    invariant("vma fields stable under a read lock (spec 9.1 #4)", check_stable_under_read_lock)
+    """Model check: register the mm invariants for the execution being built."""
+    invariant("vma reader/writer exclusion (__vma_start_write)", check_reader_writer_exclusion)
+    invariant("vma fields stable under a read lock (vma_start_write)", check_stable_under_read_lock)
+    invariant("vma read lock is on a vma of the reader's mm (9bbffee67ffd)",
+              check_read_lock_own_mm)
     invariant("read-locked vma is fully set up (33313a747e81)", check_read_locked_vma_set_up)
-    invariant("vm_refcnt counts readers (spec 9.1 #6)", check_refcount_covers_readers)
-    invariant("mm_lock_seq odd iff write-locked (spec 9.1 #3)", lambda: check_seq_parity(state))
+    invariant("vm_refcnt counts readers (vma_start_read)", check_refcount_covers_readers)
+    invariant("mm_lock_seq odd iff write-locked (mm_lock_seqcount_begin)",
+              lambda: check_seq_parity(state))
     invariant("dup_mmap copies no read-locked vma (fb49c455323f)", check_fork_excludes_faults)
+    invariant("no vma leaked (vm_area_alloc without vm_area_free)",
+              lambda: not leaked_vmas(state), at_end=True)

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from vmacheck.explore import Op, Var, atomic_enter, atomic_exit, spawn, thread_id
+from vmacheck.explore import Op, Var, atomic_enter, atomic_exit, thread_id
 from vmacheck.explore.core import Execution, Footprint
 from vmacheck.explore.primitives import _ModeVarOp
 from vmacheck.explore.weak_ops import fence_footprint
 from vmacheck.kernel.include.linux.mm_types import KernelState, kernel_state
+from vmacheck.kernel.kernel.workqueue import model_kthread
 
 
 def _reader_var_index(state: KernelState, tid: int) -> int:
@@ -164,4 +165,5 @@ async def _rcu_callback(func: Callable[..., Awaitable[Any]], args: tuple[Any, ..
 async def call_rcu(func: Callable[..., Awaitable[Any]], *args: Any) -> None:
     """``call_rcu`` (kernel/rcu/tree.c): run ``func(*args)`` after a grace period, from
     another context (modelled as a new thread that waits for the grace period)."""
-    await spawn(f"rcu_callback {getattr(func, '__name__', 'func')}", _rcu_callback(func, args))
+    await model_kthread(f"rcu_callback {getattr(func, '__name__', 'func')}",
+                        _rcu_callback(func, args))

@@ -1,9 +1,24 @@
 """Versions of model functions, and the kernel configuration a run uses.
 
-Any model function can exist in several versions: the kernel's, each patch version's, a
-user's.  A function decorated with :func:`kfunc` becomes a dispatcher; versions are added with
-``@fn.variant("name")`` (or :func:`variant` by function name, from a user's own file), and a
-:class:`Selection` chooses which version runs.  Identifiers are ``function@version``.
+**Every model function is replaceable.**  A function defined at module level anywhere under
+:mod:`vmacheck.kernel` whose docstring opens with a citation of the kernel function it follows
+(````name```` then the kernel file, e.g. ``"``vma_start_write`` (include/linux/mmap_lock.h):
+..."``) is registered as a :class:`KFunc` *while its module is imported*: the module-level
+name is bound to a dispatcher from the moment the ``def`` statement runs, so every later use
+goes through it - calls inside the module, ``from x import f`` in other modules (even during
+circular imports), and function pointers stored in structures built at import time
+(``VmOperationsStruct(close=binder_vma_close)``).  Nothing is opt-in: the import hook of
+:mod:`vmacheck.kernel.replaceable`, installed by ``vmacheck/kernel/__init__.py``, executes
+every ``vmacheck.kernel.*`` module with a namespace that wraps such functions as they are
+bound.  Functions whose docstring starts with "Model" (set-up, helpers, checks, glue),
+private ``_helpers`` (fragments of the function that calls them) and version bodies are left
+alone.  ``tests/kernel/test_replaceable.py`` checks that every public function under
+``kernel/`` is one or the other, and that each replaceable one names its kernel file.
+
+A registered function's body is version ``mainline``; more versions are added with
+``@fn.variant("name")`` or, from a user's file, :func:`variant` by function name.  An explicit
+``@kfunc("default")`` still works (it names the default version).  A :class:`Selection`
+chooses which version of each function runs; identifiers are ``function@version``::
 
     @kfunc("mainline")
     async def binder_alloc_free_page(...): ...
@@ -11,15 +26,22 @@ user's.  A function decorated with :func:`kfunc` becomes a dispatcher; versions 
     @binder_alloc_free_page.variant("hansen-v2")
     async def _(...): ...
 
+    @variant("vm_area_free", "leak")          # a user's variant file
+    async def vm_area_free_leak(vma): ...
+
 The selection is global for the duration of an exploration (executions run one at a time):
 use ``with select(Selection(...)):`` around :func:`vmacheck.explore`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import importlib
 import importlib.util
+import pkgutil
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,19 +51,61 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+VERSION_OF = "__vmacheck_version_of__"
+"""Attribute set on a version body (so the import hook does not register it by itself)."""
+
 
 class VariantError(ValueError):
     """An unknown function or version, or a malformed ``function@version`` string."""
 
 
+_CITED_NAME = re.compile(r"\s*``(?P<name>[^`]+)``")
+KERNEL_FILE = re.compile(
+    r"\b(?:arch|block|drivers|fs|include|init|ipc|kernel|lib|mm|net|security|tools)/"
+    r"[\w./-]*\w\.[ch]\b")
+"""A path in the kernel source tree (``mm/mmap_lock.c``, ``include/linux/mm.h``)."""
+
+
+def citation(doc: str | None) -> tuple[str, str]:
+    """The kernel function and file a model function's docstring cites: the function is the
+    leading ````name```` (an argument list is dropped unless it names a syscall), the file the
+    first kernel path of the first paragraph.  Either is "" when absent."""
+    if not doc:
+        return "", ""
+    para = " ".join(doc.strip().split("\n\n")[0].split())
+    m = _CITED_NAME.match(para)
+    name = ""
+    if m:
+        name = m.group("name")
+        if "(" in name and not name.startswith("SYSCALL_DEFINE"):
+            name = name.split("(")[0]
+    f = KERNEL_FILE.search(para)
+    return name, f.group(0) if f else ""
+
+
+def follows_kernel_function(name: str, doc: str | None) -> bool:
+    """Whether a module-level function named ``name`` with this docstring follows a kernel
+    function: a public name (the kernel's own ``__x`` names count) and a docstring that opens
+    with a ````kernel_name```` citation."""
+    if name.startswith("_") and not name.startswith("__"):
+        return False
+    return bool(doc and _CITED_NAME.match(doc))
+
+
 @dataclass
 class KFunc:
-    """A versioned model function: a dispatcher over its registered versions."""
+    """A replaceable model function: a dispatcher over its registered versions.
+
+    ``follows``/``source`` are the kernel function and file it models (from the docstring
+    citation), ``module`` the model module that defines it."""
 
     name: str
     default: str
     versions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     docs: dict[str, str] = field(default_factory=dict)
+    follows: str = ""
+    source: str = ""
+    module: str = ""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         CALLED.add(self.name)
@@ -54,6 +118,8 @@ class KFunc:
         def register(fn: F) -> F:
             self.versions[version] = fn
             self.docs[version] = summary(doc or fn.__doc__)
+            with contextlib.suppress(AttributeError):  # an object without a __dict__
+                setattr(fn, VERSION_OF, self.name)
             return fn
 
         return register
@@ -79,30 +145,54 @@ def summary(doc: str | None, limit: int = 110) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def register_function(fn: Callable[..., Any], default: str = "mainline") -> KFunc:
+    """Make ``fn`` a replaceable model function (its body is version ``default``); used by
+    :func:`kfunc` and by the import hook.  Re-registering from the same module (a re-import)
+    replaces the body; the same name from two modules is an error.  A module that models an
+    older kernel beside the current one sets ``MODEL_NAMESPACE`` (e.g. ``"v6.5"``): its
+    functions are registered as ``v6.5:name``, apart from the current kernel's ``name``."""
+    module = getattr(fn, "__module__", "") or ""
+    namespace = getattr(sys.modules.get(module), "MODEL_NAMESPACE", "")
+    name = f"{namespace}:{fn.__name__}" if namespace else fn.__name__
+    k = REGISTRY.get(name)
+    if k is None:
+        k = KFunc(name, default)
+        REGISTRY[name] = k
+    elif k.module and module and k.module != module:
+        raise VariantError(f"model function {name!r} is defined twice: in {k.module} and "
+                           f"{module} (rename one, or make one a version of the other)")
+    k.default = default
+    k.versions[default] = fn
+    k.docs[default] = summary(fn.__doc__)
+    k.follows, k.source = citation(fn.__doc__)
+    k.module = module
+    functools.update_wrapper(k, fn)
+    return k
+
+
 def kfunc(default: str = "mainline") -> Callable[[Callable[..., Any]], KFunc]:
-    """Make a model function versioned; the decorated body is version ``default``."""
+    """Name the default version of a model function explicitly (every model function is
+    replaceable without this; the decorated body is version ``default``)."""
 
     def wrap(fn: Callable[..., Any]) -> KFunc:
-        k = REGISTRY.get(fn.__name__)
-        if k is None:
-            k = KFunc(fn.__name__, default)
-            REGISTRY[fn.__name__] = k
-        k.default = default
-        k.versions[default] = fn
-        k.docs[default] = summary(fn.__doc__)
-        functools.update_wrapper(k, fn)
-        return k
+        return register_function(fn, default)
 
     return wrap
+
+
+def load_kernel() -> None:
+    """Import every module of the kernel model, so that all model functions are registered."""
+    import vmacheck.kernel as pkg
+
+    for info in pkgutil.walk_packages(pkg.__path__, prefix="vmacheck.kernel."):
+        importlib.import_module(info.name)
 
 
 def variant(function: str, version: str, doc: str | None = None) -> Callable[[F], F]:
     """Register a version of the model function named ``function`` (for user variant files)."""
     k = REGISTRY.get(function)
     if k is None:  # the models register their functions when imported
-        from vmacheck.scenarios.catalogue import load_all
-
-        load_all()
+        load_kernel()
         k = REGISTRY.get(function)
     if k is None:
         raise VariantError(_unknown("function", function, REGISTRY))
@@ -124,6 +214,7 @@ _ACTIVE = Selection()
 
 
 def active() -> Selection:
+    """The selection the running exploration uses."""
     return _ACTIVE
 
 
@@ -147,7 +238,11 @@ def select(selection: Selection) -> Iterator[Selection]:
 
 
 def check(function: str, version: str) -> None:
+    """Raise :class:`VariantError` unless ``function@version`` is registered."""
     k = REGISTRY.get(function)
+    if k is None:
+        load_kernel()
+        k = REGISTRY.get(function)
     if k is None:
         raise VariantError(_unknown("function", function, REGISTRY))
     if version not in k.versions:
@@ -163,16 +258,23 @@ def parse_variant(text: str) -> tuple[str, str]:
     return fn, version
 
 
+_LOADED_FILES: dict[tuple[str, int], list[str]] = {}
+
+
 def load_variant_file(path: str | Path) -> list[str]:
-    """Import a user's variant file; returns the ``function@version`` ids it registered."""
+    """Import a user's variant file; returns the ``function@version`` ids it registered.
+
+    The file may also register scenarios (``vmacheck.scenarios.catalogue.register``).  A file
+    already loaded (same path, unchanged) is not executed again."""
     p = Path(path)
     if not p.is_file():
         raise VariantError(f"variant file {str(p)!r} does not exist")
-    from vmacheck.scenarios.catalogue import load_all
-
-    load_all()
+    key = (str(p.resolve()), p.stat().st_mtime_ns)
+    if key in _LOADED_FILES:
+        return list(_LOADED_FILES[key])
+    load_kernel()
     before = {(n, v) for n, k in REGISTRY.items() for v in k.versions}
-    name = f"vmacheck_user_variants_{abs(hash(str(p.resolve())))}"
+    name = f"vmacheck_user_variants_{abs(hash(key))}"
     spec = importlib.util.spec_from_file_location(name, p)
     if spec is None or spec.loader is None:
         raise VariantError(f"variant file {str(p)!r} cannot be imported")
@@ -187,7 +289,9 @@ def load_variant_file(path: str | Path) -> list[str]:
     except Exception as err:
         raise VariantError(f"{p}: error while loading: {type(err).__name__}: {err}") from None
     after = {(n, v) for n, k in REGISTRY.items() for v in k.versions}
-    return sorted(f"{n}@{v}" for n, v in after - before)
+    ids = sorted(f"{n}@{v}" for n, v in after - before)
+    _LOADED_FILES[key] = ids
+    return list(ids)
 
 
 def _unknown(what: str, name: str, known: Any) -> str:

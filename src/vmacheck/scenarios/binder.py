@@ -17,7 +17,10 @@ from typing import Any
 
 from vmacheck.explore import label
 from vmacheck.kernel.drivers.android import binder_install
-from vmacheck.kernel.drivers.android.binder import BINDER_VM_FLAGS, setup_binder_mapping
+from vmacheck.kernel.drivers.android.binder import (
+    BINDER_VM_FLAGS,
+    setup_binder_mapping,
+)
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderFreelist,
@@ -71,10 +74,11 @@ class BinderWorld:
 
 
 def binder_world(npages: int = 1, lru_pages: tuple[int, ...] = (0,), threads: int = 4,
-                 mdata_pool: int = 6, strict: bool = False) -> BinderWorld:
+                 mdata_pool: int = 6, strict: bool = False, vmas: int = 6,
+                 pages: int = 8) -> BinderWorld:
     """Boot the model kernel and set up one binder process (plus an empty mm for fork);
     ``strict`` adds the opt-in stricter page check."""
-    boot(vmas=6, generations=2, pages=8, threads=threads)
+    boot(vmas=vmas, generations=2, pages=pages, threads=threads)
     mm = MmStruct("mm")
     child = MmStruct("child")
     freelist = BinderFreelist(mdata_pool)
@@ -166,7 +170,7 @@ def _shrink_fork() -> list[Thread]:
 _scenario("binder-shrink-fork", "binder shrinker on a free mapped page while the process forks",
           SHRINKER + FORK, _shrink_fork,
           "dup_mmap write-locks the binder VMA for the whole fork, so lock_vma_under_rcu in "
-          "the shrinker fails transiently although the VMA exists and maps the page (§10 #17a).")
+          "the shrinker fails transiently although the VMA exists and maps the page.")
 
 
 def _shrink_mprotect() -> list[Thread]:
@@ -197,10 +201,11 @@ def _shrink_munmap_strict() -> list[Thread]:
 _scenario("binder-shrink-munmap-strict",
           "binder-shrink-munmap with the stricter 'no PTE at all maps a freed page' check",
           SHRINKER, _shrink_munmap_strict,
-          "The stricter variant of spec §9.2 #20: in munmap's downgrade window the binder VMA "
-          "is out of the tree but its PTE still maps the page; a shrinker that finds no VMA "
-          "reclaims without zapping (S7).  The PTE holds its own page reference and munmap "
-          "zaps it next, so a finding here is the benign window the default check tolerates.")
+          "The stricter variant of binder-no-page-given-up-while-mapped: in munmap's downgrade "
+          "window the binder VMA is out of the tree but its PTE still maps the page; a "
+          "shrinker that finds no VMA reclaims without zapping.  The PTE holds its own page "
+          "reference and munmap zaps it next, so a finding here is the benign window the "
+          "default check tolerates.")
 
 
 def _shrink_partial_munmap() -> list[Thread]:
@@ -264,7 +269,7 @@ _scenario("binder-alloc-shrink",
           SHRINKER + INSTALL, _alloc_shrink,
           "binder_alloc_new_buf takes the page off the freelist under alloc->mutex and "
           "re-installs it if the shrinker took it first; the zap of the old PTE must happen "
-          "before any install can see pages[0] == NULL (§9.2 #21).")
+          "before any install can see pages[0] == NULL.")
 
 
 def _install_race() -> list[Thread]:
@@ -276,7 +281,7 @@ _scenario("binder-install-race",
           "two transactions whose buffers share one page both install it",
           INSTALL, _install_race,
           "Adjacent buffers share page 0; their installs run without alloc->mutex, so both "
-          "may find pages[0] empty: one vm_insert_page gets -EBUSY (§5.4, S8).")
+          "may find pages[0] empty: one vm_insert_page gets -EBUSY (binder_install_single_page).")
 
 
 def _install_munmap() -> list[Thread]:
@@ -287,7 +292,7 @@ def _install_munmap() -> list[Thread]:
 _scenario("binder-install-munmap", "a transaction installs a page while the mapping goes away",
           INSTALL, _install_munmap,
           "The install must only insert into the binder VMA while it is pinned and mapped "
-          "(§10 #12, S6).")
+          "(binder_page_insert).")
 
 
 def _install_mprotect() -> list[Thread]:
@@ -299,7 +304,7 @@ _scenario("binder-install-mprotect",
           "a transaction installs a page while the binder mapping is mprotected",
           INSTALL, _install_mprotect,
           "The VMA is write-locked for the mprotect: the per-VMA fast path fails and the slow "
-          "path (mmap_read_lock fallback, or the wait helper) must run (S15).")
+          "path (mmap_read_lock fallback, or the wait helper) must run.")
 
 
 def _install_fork() -> list[Thread]:
@@ -309,7 +314,7 @@ def _install_fork() -> list[Thread]:
 
 _scenario("binder-install-fork", "a transaction installs a page while the process forks",
           INSTALL + FORK, _install_fork,
-          "fork write-locks the binder VMA: the install's per-VMA fast path fails (S15).")
+          "fork write-locks the binder VMA: the install's per-VMA fast path fails.")
 
 
 def _reclaim_readopt() -> list[Thread]:
@@ -321,8 +326,8 @@ def _reclaim_readopt() -> list[Thread]:
 _scenario("binder-reclaim-readopt",
           "shrinker during fork, then a transaction needs the reclaimed page again",
           SHRINKER + INSTALL + FORK, _reclaim_readopt,
-          "If the shrinker gives the page up without zapping it (S9), the next install finds "
-          "the old PTE (-EBUSY) and adopts the old page through get_user_pages_remote (S10); "
+          "If the shrinker gives the page up without zapping it, the next install finds "
+          "the old PTE (-EBUSY) and adopts the old page through get_user_pages_remote; "
           "the transaction then frees its buffer, putting the page back on the freelist.")
 
 
@@ -340,4 +345,4 @@ _scenario("binder-release-shrink",
           "the process unmaps binder and releases it while the shrinker runs",
           SHRINKER, _release_shrink,
           "binder_alloc_deferred_release frees every page under alloc->mutex after taking it "
-          "off the freelist; the shrinker must not touch the alloc afterwards (S19).")
+          "off the freelist; the shrinker must not touch the alloc afterwards.")

@@ -56,7 +56,7 @@ def _munmap() -> list[Thread]:
 _scenario("bpf-stackmap-munmap", "stackmap build-id lookup while the text VMA is unmapped",
           _munmap,
           "The lookup holds the VMA (or mmap) read lock only while it reads vm_file/vm_pgoff; "
-          "munmap must complete once it is dropped (S16).")
+          "munmap must complete once it is dropped.")
 
 
 def _mprotect() -> list[Thread]:

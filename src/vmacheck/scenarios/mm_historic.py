@@ -1,4 +1,4 @@
-"""mm scenarios: historic per-VMA lock bugs (spec §10 #1, #2, #4).
+"""mm scenarios: historic per-VMA lock bugs (fb49c455323f, 33313a747e81, c137381f71ae).
 
 Each runs the kernel's version by default; selecting the version with the fix removed
 (``dup_mmap@pre-fb49c455323f``, ``mmap_region@pre-33313a747e81``,
@@ -39,11 +39,12 @@ historic_versions("expand_downwards", ("mainline", "pre-c137381f71ae"))
 
 
 def fork_vs_fault() -> Iterable[Any]:
-    """S2 (fb49c455323f): one thread forks (``dup_mmap`` copies the parent's anonymous VMA
-    A and a VM_DONTCOPY VMA), another thread of the parent write-faults on A.  The kernel
-    write-locks every parent VMA, so the fault's ``lock_vma_under_rcu`` fails and it waits
-    on the mmap lock.  Without the fix the fault runs under the per-VMA lock during the copy:
-    the invariant "dup_mmap copies no read-locked vma" fires."""
+    """fb49c455323f "fork: lock VMAs of the parent process when forking": one thread forks
+    (``dup_mmap`` copies the parent's anonymous VMA A and a VM_DONTCOPY VMA), another thread of the
+    parent write-faults on A.  The kernel write-locks every parent VMA, so the fault's
+    ``lock_vma_under_rcu`` fails and it waits on the mmap lock.  Without the fix the fault runs
+    under the per-VMA lock during the copy: the invariant "dup_mmap copies no read-locked vma"
+    fires."""
     parent = MmStruct("parent")
     child = MmStruct("child")
     setup_vma(parent, A, A + PAGE_SIZE, VM_READ | VM_WRITE, anon_vma=True)
@@ -96,7 +97,8 @@ def _mmap_hook(vm_ops: VmOperationsStruct) -> Callable[[File, VmAreaStruct], Awa
 
 
 def mmap_vs_fault() -> Iterable[Any]:
-    """S3 (33313a747e81): one thread mmaps a shared writable file whose driver wants
+    """33313a747e81 "mm: lock newly mapped VMA which can be modified after it becomes
+    visible": one thread mmaps a shared writable file whose driver wants
     write-notify (``page_mkwrite``); another thread write-faults at the new address.  The
     kernel write-locks the new VMA before inserting it, so the fault cannot read-lock it
     before ``mmap_region`` finishes with ``vma_set_page_prot``.  Without the fix the fault
@@ -121,12 +123,12 @@ register(Scenario(
 
 
 def stack_expand_vs_fault() -> Iterable[Any]:
-    """S4 (c137381f71ae): a stack VMA [0x4000, 0x6000) grows down when one thread faults at
-    0x3000 (``lock_mm_and_find_vma`` upgrades to the write lock and calls
-    ``expand_stack_locked``); another thread faults inside the stack under the per-VMA lock.
-    The kernel write-locks the stack VMA before changing its bounds, waiting for the reader.
-    Without the fix ``vm_start`` changes under the reader: the invariant "vma fields stable
-    under a read lock" fires."""
+    """c137381f71ae "mm: lock a vma before stack expansion": a stack VMA [0x4000, 0x6000) grows down
+    when one thread faults at 0x3000 (``lock_mm_and_find_vma`` upgrades to the write lock and calls
+    ``expand_stack_locked``); another thread faults inside the stack under the per-VMA lock. The
+    kernel write-locks the stack VMA before changing its bounds, waiting for the reader. Without the
+    fix ``vm_start`` changes under the reader: the invariant "vma fields stable under a read lock"
+    fires."""
     mm = MmStruct("mm")
     setup_vma(mm, 0x4000, 0x6000, VM_READ | VM_WRITE | VM_GROWSDOWN, anon_vma=True)
 

@@ -1,4 +1,5 @@
-"""mm scenarios: VMA and mm_struct lifetime against concurrent users (spec §3.2, §3.7)."""
+"""mm scenarios: VMA and mm_struct lifetime against concurrent users (``vm_area_free``,
+``exit_mmap``, ``mmput``)."""
 
 from __future__ import annotations
 

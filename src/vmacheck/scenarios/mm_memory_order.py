@@ -5,8 +5,9 @@ they are clean whatever the orderings).
 
 - ``mm-uffd-vma-lock-order`` (b1f02b95758d): ``userfaultfd_register`` sets
   ``VM_UFFD_MISSING`` on a VMA under the mmap write lock while a fault runs
-  ``lock_vma_under_rcu``.  With the pre-fix orderings (``vma_end_write_all@pre-b1f02b95758d``
-  and ``vma_start_read@pre-b1f02b95758d``) the reader can see the write section end and still
+  ``lock_vma_under_rcu``.  With the pre-fix orderings
+  (``v6.5:vma_end_write_all@pre-b1f02b95758d`` and ``v6.5:vma_start_read@pre-b1f02b95758d``) the
+  reader can see the write section end and still
   read the old flags: it handles the fault under the VMA lock, without userfaultfd.
 - ``binder-install-publish``: a transaction installs binder page 0 while another thread finds
   it in ``pages[]`` and follows ``page_private``; ``binder_set_installed_page@no-release``
@@ -36,8 +37,8 @@ from vmacheck.scenarios.catalogue import Scenario, historic_versions, register
 
 A = 0x1000
 
-historic_versions("vma_end_write_all", ("b1f02b95758d", "pre-b1f02b95758d"))
-historic_versions("vma_start_read", ("b1f02b95758d", "pre-b1f02b95758d"))
+historic_versions("v6.5:vma_end_write_all", ("b1f02b95758d", "pre-b1f02b95758d"))
+historic_versions("v6.5:vma_start_read", ("b1f02b95758d", "pre-b1f02b95758d"))
 
 UFFD_ORDER = ("lock_vma_under_rcu used a VMA whose userfaultfd registration it saw end, "
               "with the flags from before it")
@@ -77,7 +78,7 @@ register(Scenario(
     name="mm-uffd-vma-lock-order",
     summary="userfaultfd_register vs lock_vma_under_rcu: mm_lock_seq ordering (b1f02b95758d)",
     build=uffd_vma_lock_order, doc=uffd_vma_lock_order.__doc__ or "",
-    functions=("vma_end_write_all", "vma_start_read"), max_steps=200))
+    functions=("v6.5:vma_end_write_all", "v6.5:vma_start_read"), max_steps=200))
 
 
 PAGE_SETUP = "a page found in pages[] has no binder metadata in page_private yet"

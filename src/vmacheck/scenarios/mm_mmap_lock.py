@@ -1,4 +1,4 @@
-"""mm scenarios: deadlocks through the mmap_lock queue and through VMA writers (spec §1.4)."""
+"""mm scenarios: deadlocks through the mmap_lock queue and through VMA writers."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ A = 0x1000
 
 
 def recursive_read_fault() -> Iterable[Any]:
-    """S1: a thread holding ``mmap_read_lock`` touches user memory of a fresh anonymous
-    mapping (no anon_vma yet) from kernel mode (``copy_to_user``); a second thread queues for
-    ``mmap_write_lock``.  The fault's VMA path needs the mmap lock for ``vmf_anon_prepare``
-    (trylock fails: a writer is queued) and returns VM_FAULT_RETRY; the fallback
-    ``lock_mm_and_find_vma`` then sleeps in ``mmap_read_lock_killable`` behind the writer,
+    """The classic recursive-read deadlock: a thread holding ``mmap_read_lock`` touches user memory
+    of a fresh anonymous mapping (no anon_vma yet) from kernel mode (``copy_to_user``); a second
+    thread queues for ``mmap_write_lock``.  The fault's VMA path needs the mmap lock for
+    ``vmf_anon_prepare`` (trylock fails: a writer is queued) and returns VM_FAULT_RETRY; the
+    fallback ``lock_mm_and_find_vma`` then sleeps in ``mmap_read_lock_killable`` behind the writer,
     which waits for the first reader: a deadlock in every configuration."""
     mm = MmStruct("mm")
     setup_vma(mm, A, A + 0x2000, VM_READ | VM_WRITE)
@@ -48,17 +48,17 @@ def recursive_read_fault() -> Iterable[Any]:
 
 register(Scenario(
     name="mm-recursive-read-fault",
-    summary="fault under mmap_read_lock with a queued writer deadlocks (spec 1.4 #1)",
+    summary="fault under mmap_read_lock with a queued writer deadlocks (recursive down_read)",
     build=recursive_read_fault, doc=recursive_read_fault.__doc__ or "",
     functions=("lock_vma_under_rcu",), max_steps=400))
 
 
 def vma_reader_takes_mmap_lock() -> Iterable[Any]:
     """A thread holds a VMA read lock and then sleeps in ``mmap_read_lock`` (what
-    ``lock_vma_under_rcu_wait`` must never do, spec §2.12); a writer holding the mmap write
-    lock write-locks that VMA and waits for its readers.  The reader waits behind the writer in
-    the rwsem queue, the writer waits in ``vma_start_write`` for the reader: a deadlock whose
-    wait-for cycle goes through the VMA writer wait."""
+    ``lock_vma_under_rcu_wait`` must never do: it returns NULL rather than wait); a writer holding
+    the mmap write lock write-locks that VMA and waits for its readers.  The reader waits behind the
+    writer in the rwsem queue, the writer waits in ``vma_start_write`` for the reader: a deadlock
+    whose wait-for cycle goes through the VMA writer wait."""
     mm = MmStruct("mm")
     vma = setup_vma(mm, A, A + 0x1000, VM_READ | VM_WRITE, anon_vma=True)
 

@@ -1,4 +1,5 @@
-"""mm scenarios: RCU grace periods (LKMM litmus tests) and VMA pointers under RCU (spec §3.1).
+"""mm scenarios: RCU grace periods (LKMM litmus tests) and VMA pointers under RCU
+(``vm_area_cachep`` is SLAB_TYPESAFE_BY_RCU since 6.15).
 
 The litmus tests are ``tools/memory-model/litmus-tests/RCU+sync+read.litmus`` and
 ``RCU+sync+free.litmus`` written as models; their forbidden outcome is a model invariant

@@ -1,4 +1,4 @@
-"""mm scenarios: per-VMA lock readers against writers (spec §2)."""
+"""mm scenarios: per-VMA lock readers against writers (mm/mmap_lock.c)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""mm scenarios: the blocking lookup helper of the Hansen series, patch 3 (spec §2.12).
+"""mm scenarios: the blocking lookup helper of the Hansen series, patch 3 (mm/mmap_lock.c).
 
-``vma_start_read_unlocked`` exists in two versions: ``posted`` (seed 002: the slow path calls
-``vma_start_read_locked`` on the NULL left by the failed fast path) and ``fixed`` (lookup under
-``mmap_read_lock``).  Any fast-path failure - here a concurrent mprotect write-locking the VMA
+``vma_start_read_unlocked`` exists in two versions: ``posted`` (v2 3/5 as posted: the slow path
+calls ``vma_start_read_locked`` on the NULL left by the failed fast path) and ``fixed`` (lookup
+under ``mmap_read_lock``).  Any fast-path failure - here a concurrent mprotect write-locking the VMA
 - reaches the slow path.
 """
 
@@ -30,7 +30,7 @@ seed_versions("vma_start_read_unlocked", ("posted", "fixed"))
 
 
 def start_read_unlocked_vs_mprotect() -> Iterable[Any]:
-    """S15: a thread calls ``vma_start_read_unlocked`` on VMA A (as TCP zerocopy and binder
+    """A thread calls ``vma_start_read_unlocked`` on VMA A (as TCP zerocopy and binder
     do after the series) while another thread mprotects A.  When the fast path fails because
     the mprotect holds A write-locked, ``posted`` dereferences NULL; ``fixed`` waits on the
     mmap lock and returns A read-locked."""
@@ -52,7 +52,7 @@ def start_read_unlocked_vs_mprotect() -> Iterable[Any]:
 
 register(Scenario(
     name="mm-start-read-unlocked-vs-mprotect",
-    summary="vma_start_read_unlocked slow path under a concurrent mprotect (S15)",
+    summary="vma_start_read_unlocked slow path under a concurrent mprotect",
     build=start_read_unlocked_vs_mprotect, doc=start_read_unlocked_vs_mprotect.__doc__ or "",
     functions=("vma_start_read_unlocked",), config={"SERIES_APPLIED": True}, max_steps=600))
 

@@ -99,7 +99,7 @@ def _munmap() -> list[Thread]:
 
 _scenario("tcp-zerocopy-munmap", "TCP zerocopy receive while its VMA is unmapped", _munmap,
           "The receive holds the VMA read lock (or the mmap read lock) across the inserts; "
-          "munmap waits for it, or the lookup finds nothing and the receive fails (S17).")
+          "munmap waits for it, or the lookup finds nothing and the receive fails.")
 
 
 def _mprotect() -> list[Thread]:
@@ -110,7 +110,7 @@ def _mprotect() -> list[Thread]:
 
 _scenario("tcp-zerocopy-mprotect", "TCP zerocopy receive while its VMA is mprotected", _mprotect,
           "mprotect write-locks the VMA: find_tcp_vma's per-VMA fast path fails and its slow "
-          "path runs (S15).")
+          "path runs.")
 
 
 def _fork() -> list[Thread]:
@@ -119,7 +119,7 @@ def _fork() -> list[Thread]:
 
 
 _scenario("tcp-zerocopy-fork", "TCP zerocopy receive while the process forks", _fork,
-          "fork write-locks every parent VMA: the fast path fails transiently (S15).",
+          "fork write-locks every parent VMA: the fast path fails transiently.",
           ("dup_mmap",))
 
 

@@ -1,5 +1,6 @@
-"""The install property (spec §9.2 #23): binder inserts only into a VMA it identified as its
-own (``mapped`` checked) under a lock that still pins it."""
+"""The install property ``binder-install-into-checked-vma`` (``binder_page_insert``): binder
+inserts only into a VMA it identified as its own (``mapped`` checked) under a lock that still
+pins it."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ Public API (all ``async`` unless marked *plain*):
   user_gate=False) -> VM_FAULT_*``, ``lock_mm_and_find_vma(mm, addr)``,
   ``handle_mm_fault(vma, address, flags)``.
 
-Built-in checks (spec §9.1, :mod:`vmacheck.kernel.checks`) are registered when the model
+Built-in checks (:mod:`vmacheck.kernel.checks`) are registered when the model
 kernel boots: reader/writer exclusion, VMA fields stable under a read lock, read-locked VMAs
 fully set up, ``vm_refcnt`` covering readers, ``mm_lock_seq`` parity, no fault during fork's
 copy; VMA read locks are held resources (leaks, bad unlocks); freed VMAs and pages are

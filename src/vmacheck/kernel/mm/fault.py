@@ -1,10 +1,11 @@
-"""The user page-fault path (``arch/x86/mm/fault.c``, ``mm/mmap_lock.c``; spec §4).
+"""The user page-fault path (``arch/x86/mm/fault.c``, ``mm/mmap_lock.c``).
 
 ``do_user_addr_fault`` tries the per-VMA lock first (``lock_vma_under_rcu``) and falls back to
 the mmap lock (``lock_mm_and_find_vma``), growing a stack VMA if needed.  Fatal signals and
 the kernel-mode exception-table check are parameters: ``user_mode`` and ``has_fixup``
 (a kernel-mode access to user memory from ``copy_*_user`` has a fixup).  ``user_gate`` selects
-the older x86 behaviour of trying the VMA lock only for user-mode faults (spec §4.1 step 2).
+the older x86 behaviour of trying the VMA lock only for user-mode faults (``do_user_addr_fault``
+before 6.7 took the per-VMA lock only when ``user_mode(regs)``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ async def upgrade_mmap_lock_carefully(mm: MmStruct, user_mode: bool, has_fixup: 
 
 async def lock_mm_and_find_vma(mm: MmStruct, addr: int, user_mode: bool = True,
                                has_fixup: bool = True) -> Vma | None:
-    """``lock_mm_and_find_vma`` (mm/mmap_lock.c; spec §4.3): return the VMA covering
+    """``lock_mm_and_find_vma`` (mm/mmap_lock.c): return the VMA covering
     ``addr`` with the mmap read lock held, growing a VM_GROWSDOWN stack under the write lock
     (then downgrading); NULL with no lock held on failure."""
     if not await get_mmap_lock_carefully(mm, user_mode, has_fixup):
@@ -102,7 +103,7 @@ async def access_error(write: bool, vma: Vma) -> bool:
 async def do_user_addr_fault(mm: MmStruct, address: int, write: bool = False,
                              user_mode: bool = True, has_fixup: bool = True,
                              user_gate: bool = False) -> int:
-    """``do_user_addr_fault`` (arch/x86/mm/fault.c, linux-mm 2026; spec §4.1): the per-VMA
+    """``do_user_addr_fault`` (arch/x86/mm/fault.c, linux-mm 2026): the per-VMA
     lock first, then the mmap lock with VM_FAULT_RETRY loops.  Returns the ``VM_FAULT_*``
     result (VM_FAULT_SIGSEGV for a bad area)."""
     flags = FAULT_FLAG_DEFAULT

@@ -1,5 +1,5 @@
 """fork's address-space copy and the ``mm_users`` teardown (``kernel/fork.c``; ``dup_mmap``
-moved to ``mm/mmap.c`` in 6.15; spec §3.6).
+moved to ``mm/mmap.c`` in 6.15).
 
 ``dup_mmap`` is versioned; ``dup_mmap@pre-fb49c455323f`` is the version before "fork: lock
 VMAs of the parent process when forking": the parent's VMAs are copied under the parent's mmap
@@ -8,7 +8,7 @@ write lock only, so a page fault on a parent VMA under the per-VMA lock can run 
 
 from __future__ import annotations
 
-from vmacheck.explore import spawn
+from vmacheck.kernel.fs.file_table import get_file
 from vmacheck.kernel.include.linux.kernel import might_sleep
 from vmacheck.kernel.include.linux.mm import vma_iter_store
 from vmacheck.kernel.include.linux.mm_types import (
@@ -26,6 +26,7 @@ from vmacheck.kernel.include.linux.mmap_lock import (
     vma_mark_attached,
 )
 from vmacheck.kernel.include.linux.sched_mm import mmdrop
+from vmacheck.kernel.kernel.workqueue import queue_work
 from vmacheck.kernel.mm.memory import copy_page_range
 from vmacheck.kernel.mm.mmap import exit_mmap
 from vmacheck.kernel.mm.mmap_lock import vma_start_write
@@ -36,7 +37,7 @@ SINGLE_DEPTH_NESTING = 1
 
 
 async def dup_mmap_copy_vma(mm: MmStruct, mpnt: VmAreaStruct, start: int, end: int) -> int:
-    """The body of ``dup_mmap``'s loop (mm/mmap.c) after the parent VMA is (or, before
+    """``dup_mmap`` (mm/mmap.c), the body of its loop after the parent VMA is (or, before
     fb49c455323f, is not) write-locked: skip VM_DONTCOPY, else ``vm_area_dup``,
     ``anon_vma_fork``, link into the child's tree (``vma_iter_bulk_store``), ``vm_ops->open``,
     ``copy_page_range``.
@@ -53,9 +54,13 @@ async def dup_mmap_copy_vma(mm: MmStruct, mpnt: VmAreaStruct, start: int, end: i
         return -ENOMEM
     tmp.vm_mm = mm
     await tmp.slot.vm_mm.store(mm)
+    vm_file = tmp.vm_file._value  # copied from mpnt, constant: no scheduling point
+    if vm_file is not None:
+        await get_file(vm_file)
     # vma_iter_bulk_store links the copy into the child's tree and attaches it; the child mm
     # is write-locked, and the model stamps the copy write-locked so that
-    # vma_mark_attached's assertion holds [I]
+    # vma_mark_attached's assertion holds (inferred: the kernel's copy is private until
+    # the child runs)
     await vma_start_write(tmp)
     await vma_mark_attached(tmp)
     await vma_iter_store(mm, start, end, tmp)
@@ -123,4 +128,4 @@ async def mmput_async(mm: MmStruct) -> None:
     (a new thread), so it never sleeps in the caller."""
     old = await mm.mm_users.fetch_add(-1)
     if old == 1:
-        await spawn(f"mmput_async_fn {mm.name}", __mmput(mm))
+        await queue_work(f"mmput_async_fn {mm.name}", __mmput, mm)

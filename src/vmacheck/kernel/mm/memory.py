@@ -1,4 +1,4 @@
-"""Page tables and page faults (``mm/memory.c``; spec §4, §12.2).
+"""Page tables and page faults (``mm/memory.c``).
 
 A PTE table is processed under its page-table lock (PTL) as one step (``zap_pte_range``,
 ``insert_page``); page references taken by PTEs are dropped after the TLB flush
@@ -82,7 +82,7 @@ async def tlb_finish_mmu(pages: list[Page]) -> None:
 async def zap_vma_range(vma: VmAreaStruct, address: int, size: int) -> None:
     """``zap_vma_range`` (mm/memory.c; ``zap_page_range_single`` before 2026): unmap
     ``[address, address + size)`` of ``vma``.  Reads the VMA (so a freed one is a
-    use-after-free); the caller must have stabilised it (spec §9.1 #14, a model check)."""
+    use-after-free); the caller must have stabilised it (``vma_assert_stabilised``)."""
     vma_assert_stabilised(vma)
     await might_sleep("zap_vma_range")
     await vma.vm_flags.load()
@@ -116,7 +116,7 @@ async def insert_page(vma: VmAreaStruct, addr: int, page: Page) -> int:
 async def vm_insert_page(vma: VmAreaStruct, addr: int, page: Page) -> int:
     """``vm_insert_page`` (mm/memory.c): insert a driver page into a user VMA; -EFAULT
     outside the VMA, -EBUSY if already populated.  Sets VM_MIXEDMAP under the mmap write lock
-    if needed.  The caller must have stabilised the VMA (spec §9.1 #14, a model check)."""
+    if needed.  The caller must have stabilised the VMA (``vma_assert_stabilised``)."""
     vma_assert_stabilised(vma)
     await might_sleep("vm_insert_page: get_locked_pte may allocate a page table")
     start, end, flags = await load_all([vma.vm_start, vma.vm_end, vma.vm_flags],

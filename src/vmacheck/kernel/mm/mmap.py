@@ -1,4 +1,4 @@
-"""mmap, munmap, stack expansion and exit (``mm/mmap.c``, ``mm/vma.c``; spec §3.2-3.3, §3.7).
+"""mmap, munmap, stack expansion and exit (``mm/mmap.c``, ``mm/vma.c``).
 
 ``mmap_region`` and ``expand_downwards`` are versioned; the historic versions with a fix
 removed are registered here: ``mmap_region@pre-33313a747e81`` (the new VMA is inserted before
@@ -8,7 +8,8 @@ without ``vma_start_write``).
 
 from __future__ import annotations
 
-from vmacheck.kernel.include.linux.atomic import load_all, store_all
+from vmacheck.kernel.fs.file_table import fput
+from vmacheck.kernel.include.linux.atomic import load_all, locked_update, store_all
 from vmacheck.kernel.include.linux.mm import find_vma_range, vma_iter_store
 from vmacheck.kernel.include.linux.mm_types import (
     EFAULT,
@@ -39,6 +40,7 @@ from vmacheck.kernel.mm.vma import (
     do_vmi_munmap,
     remove_vma,
     vm_area_alloc,
+    vm_area_free,
     vma_close,
     vma_set_range,
     vms_clear_ptes,
@@ -75,16 +77,26 @@ async def __mmap_new_vma(mm: MmStruct, file: File | None, addr: int,
                          end: int, vm_flags: int, pgoff: int) -> VmAreaStruct | int:
     """``__mmap_new_vma`` up to the insertion (mm/vma.c): allocate, set range, flags and
     ``vm_page_prot``, call the driver's ``mmap`` hook (``mmap_file``) while the VMA is still
-    private to this thread."""
+    private to this thread; if the hook fails, ``fput(vma->vm_file)`` and ``vm_area_free``."""
     vma = await vm_area_alloc(mm)
     if vma is None:
         return -ENOMEM
     await vma_set_range(vma, addr, end, pgoff)
-    await store_all([(vma.vm_flags, vm_flags), (vma.vm_page_prot, vm_get_page_prot(vm_flags)),
-                     (vma.vm_file, file)], "vm_flags_init; vm_page_prot = map->page_prot")
+    if file is None:
+        await store_all([(vma.vm_flags, vm_flags),
+                         (vma.vm_page_prot, vm_get_page_prot(vm_flags)), (vma.vm_file, None)],
+                        "vm_flags_init; vm_page_prot = map->page_prot")
+    else:  # the same step also takes vma->vm_file's reference (get_file(map->file))
+        await locked_update([file.f_count], [vma.vm_flags, vma.vm_page_prot, vma.vm_file,
+                                             file.f_count],
+                            lambda v: [vm_flags, vm_get_page_prot(vm_flags), file, v[0] + 1],
+                            "vm_flags_init; vm_page_prot = map->page_prot; "
+                            "vm_file = get_file(map->file)")
     if file is not None and file.f_op.mmap is not None:
         err = await file.f_op.mmap(file, vma)
-        if err:
+        if err:  # the driver failed: drop vm_file's reference and free the VMA
+            await fput(file)
+            await vm_area_free(vma)
             return err
     return vma
 
@@ -117,7 +129,7 @@ async def __mmap_complete(mm: MmStruct, vma: VmAreaStruct,
 @kfunc("mainline")
 async def mmap_region(mm: MmStruct, file: File | None, addr: int, length: int,
                       vm_flags: int, pgoff: int) -> int:
-    """``mmap_region``/``__mmap_region`` (mm/vma.c; spec §3.3).  Caller holds the mmap
+    """``mmap_region``/``__mmap_region`` (mm/vma.c).  Caller holds the mmap
     write lock.  The driver hook runs before insertion; the new VMA is write-locked before it
     is inserted (33313a747e81), so no reader can lock it until ``mmap_write_unlock``."""
     mmap_assert_write_locked(mm)
@@ -156,7 +168,7 @@ async def mmap_region_insert_unlocked(mm: MmStruct, file: File | None, addr: int
 
 
 async def vm_area_attach_unlocked(vma: VmAreaStruct) -> None:
-    """What ``vma_link`` (mm/mmap.c) did before 33313a747e81: publish the VMA as attached with
+    """``vma_link`` (mm/mmap.c) before 33313a747e81, its attach: publish the VMA as attached with
     no write lock taken (``vm_refcnt = 1``; the 6.15 encoding of "attached")."""
     await vma.vm_refcnt.store(1)
 
@@ -250,7 +262,7 @@ async def expand_stack_locked(vma: VmAreaStruct, address: int) -> int:
 
 
 async def exit_mmap(mm: MmStruct) -> None:
-    """``exit_mmap`` (mm/mmap.c; spec §3.7 [U]): unmap everything under the read lock, then
+    """``exit_mmap`` (mm/mmap.c): unmap everything under the read lock, then
     under the write lock detach, unlink and free every VMA.  (The model clears the tree
     before freeing, where the kernel destroys it after; nobody can look it up by then.)"""
     await mmap_read_lock(mm)

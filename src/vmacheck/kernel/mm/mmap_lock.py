@@ -1,7 +1,8 @@
 """Per-VMA locks: readers under RCU, writers, detach, and the wait helpers
-(``mm/mmap_lock.c`` of the 2026 trees; spec §2).
+(``mm/mmap_lock.c`` of the 2026 trees).
 
-Every function follows the kernel's branch structure and is split into the steps of spec §12.2.
+Every function follows the kernel's branch structure and is split into steps at each access
+another CPU can observe (atomics, lock operations, shared loads and stores).
 ``lock_vma_under_rcu``, ``vma_start_write`` and ``vma_start_read_unlocked`` are versioned
 (:func:`~vmacheck.kernel.variants.kfunc`) so that variants can replace them.
 """
@@ -19,6 +20,7 @@ from vmacheck.kernel.include.linux.atomic import WaitEvent, atomic_cond_update, 
 from vmacheck.kernel.include.linux.mm import mas_walk, vma_lookup
 from vmacheck.kernel.include.linux.mm_types import (
     EAGAIN,
+    EINTR,
     VM_REFCNT_EXCLUDE_READERS_FLAG,
     VM_REFCNT_LIMIT,
     MmStruct,
@@ -26,6 +28,7 @@ from vmacheck.kernel.include.linux.mm_types import (
     kernel_state,
 )
 from vmacheck.kernel.include.linux.mmap_lock import (
+    fatal_signal_pending,
     mmap_assert_write_locked,
     mmap_read_lock,
     mmap_read_unlock,
@@ -44,6 +47,8 @@ VMA_LOCK_SUCCESS = "VMA_LOCK_SUCCESS"
 VMA_LOCK_ABORT = "VMA_LOCK_ABORT"
 VMA_LOCK_RETRY = "VMA_LOCK_RETRY"
 VMA_LOCK_MISS = "VMA_LOCK_MISS"
+MODEL_VMA_REUSED = "model: vma reused by another mm"
+"""A model-only event: ``vma_start_read`` found the object attached to another mm."""
 
 TASK_UNINTERRUPTIBLE = 2
 TASK_KILLABLE = 0x102
@@ -59,13 +64,15 @@ def count_vm_vma_lock_event(event: str) -> None:
 
 
 async def __vma_start_exclude_readers(vma: VmAreaStruct, detaching: bool,
-                                      state: int = TASK_UNINTERRUPTIBLE) -> tuple[bool, bool]:
+                                      state: int = TASK_UNINTERRUPTIBLE
+                                      ) -> tuple[bool, bool, int]:
     """``__vma_start_exclude_readers`` (mm/mmap_lock.c, 7.0 name of ``__vma_enter_locked``):
     add ``VM_REFCNT_EXCLUDE_READERS_FLAG`` unless the VMA is detached, then sleep on
     ``vma_writer_wait`` until only the writer's share is left (FLAG + 1, or FLAG when
-    detaching).  Returns ``(detached, exclusive)``; no fatal signals are modelled, so there is
-    no -EINTR.  ``__vma_lockdep_acquire_exclusive`` makes the wait a blocking lockdep
-    acquisition of the VMA lock class (readers take it as trylocks)."""
+    detaching).  Returns ``(detached, exclusive, err)``: with ``state == TASK_KILLABLE`` a fatal
+    signal (``FATAL_SIGNALS``) ends the wait with -EINTR after ``__vma_end_exclude_readers``.
+    ``__vma_lockdep_acquire_exclusive`` makes the wait a blocking lockdep acquisition of the
+    VMA lock class (readers take it as trylocks)."""
     mm = vma.vm_mm
     assert mm is not None
     mmap_assert_write_locked(mm)
@@ -74,12 +81,16 @@ async def __vma_start_exclude_readers(vma: VmAreaStruct, detaching: bool,
         vma.vm_refcnt, lambda v: v + VM_REFCNT_EXCLUDE_READERS_FLAG if v != 0 else v,
         "refcount_add_not_zero(VM_REFCNT_EXCLUDE_READERS_FLAG)")
     if old == 0:
-        return True, False
+        return True, False, 0
     hold(vma_write_key(vma), f"{vma.name} (vma write lock)", VMA_LOCK_CLASS)
+    if state == TASK_KILLABLE and old + VM_REFCNT_EXCLUDE_READERS_FLAG != target \
+            and await fatal_signal_pending("rcuwait_wait_event(vma_writer_wait)"):
+        detached = await __vma_end_exclude_readers(vma)
+        return detached, False, -EINTR
     await WaitEvent(vma.vm_refcnt, lambda v: v == target,
                     lambda ex, tid: vma_readers(ex, vma),
                     f"rcuwait_wait_event(vma_writer_wait) until {vma.name} readers drain")
-    return False, True
+    return False, True, 0
 
 
 async def __vma_end_exclude_readers(vma: VmAreaStruct) -> bool:
@@ -94,11 +105,13 @@ async def __vma_start_write(vma: VmAreaStruct,
                             state: int = TASK_UNINTERRUPTIBLE) -> int:
     """``__vma_start_write`` (mm/mmap_lock.c): exclude and drain readers, stamp
     ``vm_lock_seq = mm_lock_seq`` (``__vma_raw_mm_seqnum``), end the exclusion (readers now
-    see the stamp and back off)."""
+    see the stamp and back off).  -EINTR, unstamped, if a killable wait was interrupted."""
     mm = vma.vm_mm
     assert mm is not None
     mm_lock_seq = await mm.mm_lock_seq.load()
-    detached, exclusive = await __vma_start_exclude_readers(vma, False, state)
+    detached, exclusive, err = await __vma_start_exclude_readers(vma, False, state)
+    if err:
+        return err
     await vma.vm_lock_seq.store(mm_lock_seq, mode="once")
     if exclusive:
         detached = await __vma_end_exclude_readers(vma)
@@ -110,7 +123,7 @@ async def __vma_exclude_readers_for_detach(vma: VmAreaStruct) -> None:
     """``__vma_exclude_readers_for_detach`` (mm/mmap_lock.c): the slow path of
     ``vma_mark_detached`` - wait until the transient readers are gone and the VMA is
     detached."""
-    detached, exclusive = await __vma_start_exclude_readers(vma, True)
+    detached, exclusive, _ = await __vma_start_exclude_readers(vma, True)
     if exclusive:
         detached = await __vma_end_exclude_readers(vma)
     WARN_ON(not detached, f"vma_mark_detached left {vma.name} attached")
@@ -139,7 +152,9 @@ async def vma_start_write(vma: VmAreaStruct) -> None:
 
 
 async def vma_start_write_killable(vma: VmAreaStruct) -> int:
-    """``vma_start_write_killable`` (include/linux/mmap_lock.h): as ``vma_start_write``."""
+    """``vma_start_write_killable`` (include/linux/mmap_lock.h): as ``vma_start_write``, but
+    waiting for readers is killable: -EINTR (the VMA not write-locked) if a fatal signal
+    arrives (``FATAL_SIGNALS``)."""
     if not per_vma_lock():
         return 0
     if await __is_vma_write_locked(vma):
@@ -163,7 +178,7 @@ async def vma_mark_detached(vma: VmAreaStruct) -> None:
 
 
 async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int | None:
-    """``vma_start_read`` (mm/mmap_lock.c, 2026 form; spec §2.3).  Caller is in an RCU read
+    """``vma_start_read`` (mm/mmap_lock.c, 2026 form).  Caller is in an RCU read
     section.  Returns the VMA with a read reference (RCU still held), ``-EAGAIN`` if it was
     detached, or NULL; on failure the RCU read lock has been released.  Never blocks."""
     # 1. early, lockless stamp check
@@ -183,6 +198,7 @@ async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int 
     # 3. the slab object may have been reused by another mm (9bbffee67ffd)
     other_mm = await vma.slot.vm_mm.load(mode="once")
     if other_mm is not mm:
+        count_vm_vma_lock_event(MODEL_VMA_REUSED)
         await rcu_read_unlock()
         await mmgrab(other_mm)
         await vma_refcount_put(vma)
@@ -197,13 +213,13 @@ async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int 
         await vma_refcount_put(vma)
         await rcu_read_unlock()
         return None
-    note_vma_read_locked(life)
+    note_vma_read_locked(life, mm)
     return life
 
 
 @kfunc("mainline")
 async def lock_vma_under_rcu(mm: MmStruct, address: int) -> VmAreaStruct | None:
-    """``lock_vma_under_rcu`` (mm/mmap_lock.c; spec §2.4): find and read-lock the VMA
+    """``lock_vma_under_rcu`` (mm/mmap_lock.c): find and read-lock the VMA
     covering ``address`` without the mmap lock.  Never blocks: NULL on any failure; re-walks
     the tree when the found VMA was detached (-EAGAIN; the re-walk waits for the tree or the
     VMA to change so exhaustive search stays finite).  Stub returning NULL without per-VMA
@@ -240,7 +256,7 @@ async def lock_vma_under_rcu(mm: MmStruct, address: int) -> VmAreaStruct | None:
 
 
 async def lock_vma_under_rcu_wait(mm: MmStruct, address: int) -> VmAreaStruct | None:
-    """``lock_vma_under_rcu_wait`` (mm/mmap_lock.c, linux-mm 607a10f8; spec §2.12): the
+    """``lock_vma_under_rcu_wait`` (mm/mmap_lock.c, linux-mm 607a10f8): the
     fast path, else wait out the writer under ``mmap_read_lock`` and retry while a VMA
     exists.  Blocks.  A retry that would see nothing new parks until something changes."""
     while True:
@@ -259,7 +275,7 @@ async def lock_vma_under_rcu_wait(mm: MmStruct, address: int) -> VmAreaStruct | 
 @kfunc("fixed")
 async def vma_start_read_unlocked(mm: MmStruct, address: int) -> VmAreaStruct | None:
     """``vma_start_read_unlocked`` (mm/mmap_lock.c, Hansen series patch 3 as the review asked
-    for it; spec §2.12): fast path ``lock_vma_under_rcu``; slow path looks the VMA up under
+    for it): fast path ``lock_vma_under_rcu``; slow path looks the VMA up under
     ``mmap_read_lock``, read-locks it with ``vma_start_read_locked`` and drops the mmap lock.
     Returns a read-locked VMA with no mmap lock held, or NULL.  Blocks on the slow path."""
     vma: VmAreaStruct | None = await lock_vma_under_rcu(mm, address)
@@ -279,7 +295,7 @@ async def vma_start_read_unlocked(mm: MmStruct, address: int) -> VmAreaStruct | 
 
 @vma_start_read_unlocked.variant("posted")
 async def vma_start_read_unlocked_posted(mm: MmStruct, address: int) -> VmAreaStruct | None:
-    """``vma_start_read_unlocked`` (mm/mmap_lock.c) exactly as posted (seed 002, v2 3/5): the
+    """``vma_start_read_unlocked`` (mm/mmap_lock.c) exactly as posted (Hansen series v2 3/5): the
     slow path takes the mmap read lock (``guard(rwsem_read)``) and calls
     ``vma_start_read_locked(vma)`` on the NULL left by the failed fast path."""
     vma: VmAreaStruct | None = await lock_vma_under_rcu(mm, address)

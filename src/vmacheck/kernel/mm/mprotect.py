@@ -1,4 +1,4 @@
-"""``mprotect`` (``mm/mprotect.c``; spec §3.4): change a range's flags, splitting the VMA
+"""``mprotect`` (``mm/mprotect.c``): change a range's flags, splitting the VMA
 under its write lock.  PTE protection changes (``change_protection``) are not modelled."""
 
 from __future__ import annotations

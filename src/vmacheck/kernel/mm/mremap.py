@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vmacheck.kernel.fs.file_table import get_file
 from vmacheck.kernel.include.linux.atomic import load_all, locked_update
 from vmacheck.kernel.include.linux.mm import vma_lookup
 from vmacheck.kernel.include.linux.mm_types import (
@@ -69,6 +70,8 @@ async def copy_vma(mm: MmStruct, vma: VmAreaStruct, addr: int, length: int,
     await vma_set_range(new, addr, addr + length, pgoff)
     if await anon_vma_clone(new, vma):
         return None, False
+    if file is not None:  # the copy's vm_file holds its own reference
+        await get_file(file)
     if ops is not None and ops.open is not None:
         await ops.open(new)
     await vma_link(mm, new)

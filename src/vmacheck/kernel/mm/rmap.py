@@ -101,9 +101,9 @@ def rmap_boot(anon_vmas: int = 2, check: bool = True, at_end: bool = False) -> R
 
 
 def check_rmap_reaches_mapped_pages(state: RmapState) -> bool:
-    """The rmap invariant: for every PTE mapping a page whose ``folio->mapping`` is an anon_vma
-    not write-locked by anyone, some VMA in that anon_vma's tree belongs to the PTE's mm and
-    covers the address (what ``rmap_walk_anon`` relies on to find every mapping)."""
+    """Model check: the rmap invariant, for every PTE mapping a page whose ``folio->mapping``
+    is an anon_vma not write-locked by anyone, some VMA in that anon_vma's tree belongs to the
+    PTE's mm and covers the address (what ``rmap_walk_anon`` relies on to find every mapping)."""
     for mm in kernel_state().mms:
         for addr, pte in mm.pte.items():
             page = pte._value

@@ -1,4 +1,4 @@
-"""VMA allocation, split and munmap (``mm/vma.c``, ``mm/vma_init.c``; spec §3.1-3.2).
+"""VMA allocation, split and munmap (``mm/vma.c``, ``mm/vma_init.c``).
 
 Known simplifications: allocation-failure and error paths that re-attach VMAs
 (``reattach_vmas``, ``vms_abort_munmap_vmas``) are not modelled (the model's allocations only
@@ -10,7 +10,9 @@ unlinked after munmap's zap (``unlink_anon_vmas``) when a scenario sets them up.
 from __future__ import annotations
 
 from vmacheck.explore import current, report
+from vmacheck.kernel.fs.file_table import fput, get_file
 from vmacheck.kernel.include.linux.atomic import copy_vars, load_all, store_all
+from vmacheck.kernel.include.linux.fault_inject import should_failslab
 from vmacheck.kernel.include.linux.kernel import might_sleep
 from vmacheck.kernel.include.linux.mm import find_vma_range, vma_iter_clear, vma_iter_store
 from vmacheck.kernel.include.linux.mm_types import (
@@ -30,12 +32,15 @@ from vmacheck.kernel.include.linux.mmap_lock import (
     mmap_read_unlock,
     mmap_write_downgrade,
     mmap_write_unlock,
+    per_vma_lock,
     vma_assert_detached,
     vma_mark_attached,
 )
 from vmacheck.kernel.mm.memory import tlb_finish_mmu, unmap_page_range
 from vmacheck.kernel.mm.mmap_lock import vma_mark_detached, vma_start_write
 from vmacheck.kernel.mm.rmap import anon_vma_clone, unlink_anon_vmas
+from vmacheck.kernel.rcu import call_rcu
+from vmacheck.kernel.variants import config
 
 # --------------------------------------------------------------------------- slab
 
@@ -44,6 +49,8 @@ async def vm_area_alloc(mm: MmStruct) -> VmAreaStruct | None:
     """``vm_area_alloc`` (mm/vma_init.c): take an object from ``vm_area_cachep`` (a freed
     one is reused at once: SLAB_TYPESAFE_BY_RCU) and ``vma_init`` it: ``vm_mm = mm``,
     detached (``vm_refcnt`` stays 0), ``vm_lock_seq = UINT_MAX``."""
+    if await should_failslab("vm_area_alloc: kmem_cache_alloc(vm_area_cachep)"):
+        return None
     state = kernel_state()
     free = await state.vm_area_cachep.update(lambda t: t[:-1] if t else t)
     if not free:
@@ -51,6 +58,7 @@ async def vm_area_alloc(mm: MmStruct) -> VmAreaStruct | None:
     vma: VmAreaStruct = free[-1]
     vma.vm_mm = mm
     vma.slot.current = vma
+    state.runtime_vmas.append(vma)
     await store_all([(vma.slot.vm_mm, mm), (vma.slot.vm_lock_seq, UINT_MAX)], "vma_init")
     return vma
 
@@ -66,12 +74,27 @@ async def vm_area_dup(orig: VmAreaStruct) -> VmAreaStruct | None:
     return new
 
 
-async def vm_area_free(vma: VmAreaStruct) -> None:
-    """``vm_area_free`` (mm/vma_init.c): the VMA must be detached (``vma_assert_detached``);
-    the object goes back to the slab and may be reused at once.  The model also checks spec
-    §9.1 #13: out of the tree and no PTE left in its range."""
-    vma_assert_detached(vma)
-    _check_vma_gone(vma)
+VMA_FREE_RCU = "VMA_FREE_RCU"
+"""The VMA free regime (a ``--config`` switch).  ``VMA_FREE_RCU=y``: kernels 6.4 - 6.14 with
+per-VMA locks, where ``vm_area_free`` defers the free with ``call_rcu`` (so a VMA found under
+``rcu_read_lock`` stays valid memory until ``rcu_read_unlock``, and its slab object is reused
+only after a grace period).  ``n`` (the default): 6.15 and later, where ``vm_area_cachep`` is
+SLAB_TYPESAFE_BY_RCU (commit 3104138517fc) and the VMA is freed at once: its object may be
+reused immediately, by this mm or another one, and only the fields ``vma_start_read`` checks
+(``vm_refcnt``, ``vm_lock_seq``, ``vm_mm``, bounds) may be read before the reader holds a
+reference."""
+
+
+def vma_free_rcu() -> bool:
+    """Model helper: whether the selected kernel frees VMAs through RCU (6.4 - 6.14 with
+    per-VMA locks) rather than at once into a SLAB_TYPESAFE_BY_RCU cache (6.15+)."""
+    return config(VMA_FREE_RCU) and per_vma_lock()
+
+
+async def __vm_area_free(vma: VmAreaStruct) -> None:
+    """``__vm_area_free`` (mm/vma_init.c; ``kernel/fork.c`` before 6.15): free the object.
+    Its payload dies now; the slab object goes back to ``vm_area_cachep`` and may be reused for
+    a new VMA (the model's next generation of the slot)."""
     state = kernel_state()
     await vma.alloc.free()
     if vma.slot.current is vma:
@@ -82,8 +105,29 @@ async def vm_area_free(vma: VmAreaStruct) -> None:
         await state.vm_area_cachep.update(lambda t: (*t, nxt))
 
 
+async def vm_area_free_rcu_cb(vma: VmAreaStruct) -> None:
+    """``vm_area_free_rcu_cb`` (kernel/fork.c, 6.4 - 6.14): the RCU callback that frees the
+    VMA after a grace period (``__vm_area_free``)."""
+    await __vm_area_free(vma)
+
+
+async def vm_area_free(vma: VmAreaStruct) -> None:
+    """``vm_area_free`` (mm/vma_init.c; kernel/fork.c before 6.15): the VMA must be detached
+    (``vma_assert_detached``).  6.15+: ``__vm_area_free`` at once (the object may be reused
+    at once: SLAB_TYPESAFE_BY_RCU); 6.4 - 6.14 with per-VMA locks (``VMA_FREE_RCU=y``):
+    ``call_rcu(&vma->vm_rcu, vm_area_free_rcu_cb)``.  The model also checks that the VMA is
+    out of the tree and no PTE is left in its range (``_check_vma_gone``)."""
+    vma_assert_detached(vma)
+    _check_vma_gone(vma)
+    if vma_free_rcu():
+        await call_rcu(vm_area_free_rcu_cb, vma)
+        return
+    await __vm_area_free(vma)
+
+
 def _check_vma_gone(vma: VmAreaStruct) -> None:
-    """Model check (spec 9.1 #13): a VMA is freed only when out of the tree and zapped."""
+    """Model check: a VMA is freed (``vm_area_free``, mm/vma_init.c) only when out of the tree and
+    zapped."""
     mm = vma.vm_mm
     if mm is None or current().current_tid is None:
         return
@@ -157,6 +201,9 @@ async def __split_vma(mm: MmStruct, vma: VmAreaStruct, addr: int,
     new = await vm_area_dup(vma)
     if new is None:
         return -ENOMEM
+    vm_file = new.vm_file._value  # copied from vma, constant: no scheduling point
+    if vm_file is not None:
+        await get_file(vm_file)
     delta = (addr - start) >> PAGE_SHIFT
     if new_below:
         await vma_set_range(new, start, addr, pgoff)
@@ -197,10 +244,14 @@ async def vma_close(vma: VmAreaStruct) -> None:
 
 
 async def remove_vma(vma: VmAreaStruct) -> None:
-    """``remove_vma`` (mm/vma.c): ``might_sleep``, ``vma_close``, ``fput``,
-    ``vm_area_free``."""
+    """``remove_vma`` (mm/vma.c): ``might_sleep``, ``vma_close``, ``fput(vma->vm_file)``,
+    ``vm_area_free``.  (``vm_file`` is set before the VMA is published and never changes: the
+    model reads it without a scheduling point.)"""
     await might_sleep("remove_vma")
     await vma_close(vma)
+    vm_file = vma.vm_file._value  # constant since the VMA was set up: no scheduling point
+    if vm_file is not None:
+        await fput(vm_file)
     await vm_area_free(vma)
 
 

@@ -14,6 +14,7 @@ from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderFreelist,
+    binder_alloc_deferred_release,
     binder_alloc_mmap_handler,
     binder_alloc_vma_close,
 )
@@ -30,6 +31,7 @@ from vmacheck.kernel.include.linux.mm_types import (
     VmAreaStruct,
     VmOperationsStruct,
 )
+from vmacheck.kernel.kernel.workqueue import queue_work
 
 EPERM = -1
 VM_FAULT_SIGBUS = 0x000002
@@ -70,13 +72,68 @@ async def binder_mmap(filp: File, vma: VmAreaStruct) -> int:
     return await binder_alloc_mmap_handler(alloc, vma)
 
 
-binder_fops = FileOperations("binder_fops", mmap=binder_mmap)
+async def binder_free_proc(alloc: BinderAlloc) -> None:
+    """``binder_free_proc`` (drivers/android/binder.c): the proc is dead and unreferenced;
+    ``binder_alloc_deferred_release`` frees its buffers and pages (and ``mmdrop``s the mm)."""
+    await binder_alloc_deferred_release(alloc)
+
+
+async def binder_proc_dec_tmpref(alloc: BinderAlloc) -> None:
+    """``binder_proc_dec_tmpref`` (drivers/android/binder.c): under ``proc->inner_lock`` drop
+    a temporary reference; the last one of a dead proc frees it (``binder_free_proc``)."""
+    await alloc.proc_inner_lock.lock()
+    old = await alloc.proc_tmp_ref.fetch_add(-1)
+    dead = await alloc.proc_is_dead.load()
+    await alloc.proc_inner_lock.unlock()
+    if dead and old == 1:
+        await binder_free_proc(alloc)
+
+
+async def binder_inc_proc_tmpref(alloc: BinderAlloc) -> bool:
+    """``binder_get_node_refs_for_txn`` (drivers/android/binder.c), its target-proc part:
+    ``node->proc->tmp_ref++`` under ``proc->inner_lock``, the reference ``binder_transaction``
+    holds on the target; false when the proc is already dead (``BR_DEAD_REPLY``)."""
+    await alloc.proc_inner_lock.lock()
+    dead = await alloc.proc_is_dead.load()
+    if not dead:
+        await alloc.proc_tmp_ref.fetch_add(1)
+    await alloc.proc_inner_lock.unlock()
+    return not dead
+
+
+async def binder_deferred_release(alloc: BinderAlloc) -> None:
+    """``binder_deferred_release`` (drivers/android/binder.c), the lifetime part: under
+    ``proc->inner_lock`` take a temporary reference and mark the proc dead, then drop it
+    (``binder_proc_dec_tmpref``): the proc is freed now, or by the last sender that still holds
+    a reference."""
+    await alloc.proc_inner_lock.lock()
+    await alloc.proc_tmp_ref.fetch_add(1)
+    await alloc.proc_is_dead.store(True)
+    await alloc.proc_inner_lock.unlock()
+    await binder_proc_dec_tmpref(alloc)
+
+
+async def binder_defer_work(alloc: BinderAlloc) -> None:
+    """``binder_defer_work(proc, BINDER_DEFERRED_RELEASE)`` (drivers/android/binder.c):
+    ``binder_deferred_func`` runs ``binder_deferred_release`` from a kworker."""
+    await queue_work("binder_deferred_func", binder_deferred_release, alloc)
+
+
+async def binder_release(filp: File) -> int:
+    """``binder_release`` (drivers/android/binder.c): the file's last reference is gone (the
+    descriptor and every VMA's ``vm_file``): defer the release of the proc."""
+    alloc: BinderAlloc = filp.private_data
+    await binder_defer_work(alloc)
+    return 0
+
+
+binder_fops = FileOperations("binder_fops", mmap=binder_mmap, release=binder_release)
 
 BINDER_VM_FLAGS = VM_READ | VM_MAYREAD | VM_DONTCOPY | VM_MIXEDMAP
 
 
 def binder_open(mm: MmStruct, freelist: BinderFreelist, npages: int) -> tuple[BinderAlloc, File]:
-    """Set-up: ``binder_open`` → ``binder_alloc_init`` (``mmgrab``: ``mm_count`` + 1) and the
+    """Model set-up: ``binder_open`` → ``binder_alloc_init`` (``mmgrab``: ``mm_count`` + 1) and the
     opened file."""
     alloc = BinderAlloc(mm, freelist, npages)
     mm.mm_count._value += 1
@@ -85,7 +142,7 @@ def binder_open(mm: MmStruct, freelist: BinderFreelist, npages: int) -> tuple[Bi
 
 def setup_binder_mapping(mm: MmStruct, freelist: BinderFreelist, start: int, npages: int,
                          *, mdata_for: tuple[int, ...] = ()) -> tuple[BinderAlloc, Any, File]:
-    """Set-up: a binder process whose ``mmap`` of ``npages`` pages at ``start`` completed.
+    """Model set-up: a binder process whose ``mmap`` of ``npages`` pages at ``start`` completed.
 
     ``mdata_for`` lists page indexes that are installed and on the freelist, as after a
     buffer covering them was allocated and freed (the layout is one free buffer).  Each such
@@ -97,7 +154,9 @@ def setup_binder_mapping(mm: MmStruct, freelist: BinderFreelist, start: int, npa
     end = start + npages * bb.PAGE_SIZE
     vma = setup_vma(mm, start, end, BINDER_VM_FLAGS, vm_ops=binder_vm_ops, vm_file=filp,
                     vm_private_data=alloc)
+    filp.f_count._value += 1  # vma->vm_file's reference (the descriptor holds the other)
     alloc.buffer_size._value = npages * bb.PAGE_SIZE
+    alloc.pages_array._value = ("pages", npages)
     alloc.vm_start._value = start
     alloc.vm_start_hint = start
     alloc.buffers._value = bb.initial_layout(start)

@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vmacheck.explore import BUG_ON, WARN_ON, Allocation, Mutex, Var
+from vmacheck.explore import BUG_ON, WARN_ON, Allocation, Mutex, SpinLock, Var
 from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android import mm_glue as mmg
+from vmacheck.kernel.include.linux.fault_inject import should_failslab
 from vmacheck.kernel.lib.list_lru import ListLru, list_lru_add, list_lru_del
 from vmacheck.kernel.variants import kfunc
 
@@ -91,8 +92,15 @@ class BinderAlloc:
         self.free_async_space = Var("alloc->free_async_space", 0)
         self.pages_high = Var("alloc->pages_high", 0)
         self.pages_mem = Allocation("alloc->pages")
+        self.pages_array = Var("alloc->pages", None)
+        """The ``alloc->pages`` pointer: None until ``binder_alloc_mmap_handler`` allocates the
+        array (``kvcalloc``), None again if it rolls back."""
         self.pages = [Var(f"alloc->pages[{i}]", None, alloc=self.pages_mem)
                       for i in range(npages)]
+        # struct binder_proc, folded in: tmp_ref, is_dead and inner_lock (binder.c)
+        self.proc_inner_lock = SpinLock("proc->inner_lock")
+        self.proc_tmp_ref = Var("proc->tmp_ref", 0)
+        self.proc_is_dead = Var("proc->is_dead", False)
         # ghost state
         self.relinquished: list[tuple[Any, str]] = []
         self.relinquished_ghost = Var("alloc->relinquished (ghost)", 0)
@@ -109,14 +117,16 @@ class BinderAlloc:
 
 
 async def binder_get_installed_page(alloc: BinderAlloc, index: int) -> Any:
-    """``binder_get_installed_page``: ``smp_load_acquire(&alloc->pages[index])``."""
+    """``binder_get_installed_page`` (drivers/android/binder_alloc.c):
+    ``smp_load_acquire(&alloc->pages[index])``."""
     return await alloc.pages[index].load(mode="acquire")
 
 
 @kfunc("mainline")
 async def binder_set_installed_page(alloc: BinderAlloc, index: int, page: Any) -> None:
-    """``binder_set_installed_page``: ``smp_store_release(&alloc->pages[index], page)``: the
-    page's set-up (``page_private``) is visible to whoever finds it in ``pages[]``."""
+    """``binder_set_installed_page`` (drivers/android/binder_alloc.c):
+    ``smp_store_release(&alloc->pages[index], page)``: the page's set-up (``page_private``) is
+    visible to whoever finds it in ``pages[]``."""
     await alloc.pages[index].store(page, mode="release")
 
 
@@ -128,29 +138,35 @@ async def _binder_set_installed_page_once(alloc: BinderAlloc, index: int, page: 
 
 
 async def binder_alloc_is_mapped(alloc: BinderAlloc) -> bool:
-    """``binder_alloc_is_mapped``: ``smp_load_acquire(&alloc->mapped)``."""
+    """``binder_alloc_is_mapped`` (drivers/android/binder_alloc.c):
+    ``smp_load_acquire(&alloc->mapped)``."""
     value: bool = await alloc.mapped.load(mode="acquire")
     return value
 
 
 async def binder_alloc_set_mapped(alloc: BinderAlloc, state: bool) -> None:
-    """``binder_alloc_set_mapped``: ``smp_store_release(&alloc->mapped, state)``."""
+    """``binder_alloc_set_mapped`` (drivers/android/binder_alloc.c):
+    ``smp_store_release(&alloc->mapped, state)``."""
     await alloc.mapped.store(state, mode="release")
 
 
 async def page_to_lru(page: Any) -> BinderShrinkerMdata:
-    """``page_to_lru``: the mdata hanging off ``page_private(page)`` (a load of
-    ``page->private``)."""
+    """``page_to_lru`` (drivers/android/binder_alloc.c): the mdata hanging off
+    ``page_private(page)`` (a load of ``page->private``)."""
     mdata: BinderShrinkerMdata = await page.private.load()
     return mdata
 
 
 async def binder_page_alloc(alloc: BinderAlloc, index: int) -> Any:
-    """``binder_page_alloc``: a zeroed page plus its shrinker metadata in ``page_private``.
+    """``binder_page_alloc`` (drivers/android/binder_alloc.c): a zeroed page plus its shrinker
+    metadata in ``page_private``.
 
     Returns None when the page pool or the mdata pool is exhausted (``-ENOMEM``)."""
     page = await mmg.alloc_page()
     if page is None:
+        return None
+    if await should_failslab("binder_page_alloc: kzalloc(binder_shrinker_mdata)"):
+        await mmg.free_page(page)
         return None
     serial: int = await alloc.freelist.next_mdata.fetch_add(1)
     if serial >= len(alloc.freelist.pool):
@@ -165,7 +181,8 @@ async def binder_page_alloc(alloc: BinderAlloc, index: int) -> Any:
 
 
 async def binder_free_page(alloc: BinderAlloc, page: Any, who: str) -> None:
-    """``binder_free_page``: ``kfree`` the mdata (``page_private``), then ``__free_page``."""
+    """``binder_free_page`` (drivers/android/binder_alloc.c): ``kfree`` the mdata
+    (``page_private``), then ``__free_page``."""
     mdata = await page_to_lru(page)
     # ghost step: the hand-back is a write the page checks can see (invariant ``reads=``)
     await alloc.relinquished_ghost.fetch_add(1)
@@ -178,7 +195,8 @@ async def binder_free_page(alloc: BinderAlloc, page: Any, who: str) -> None:
 
 
 async def binder_lru_freelist_add(alloc: BinderAlloc, start: int, end: int) -> None:
-    """``binder_lru_freelist_add``: put the installed pages of ``[start, end)`` on the LRU."""
+    """``binder_lru_freelist_add`` (drivers/android/binder_alloc.c): put the installed pages of
+    ``[start, end)`` on the LRU."""
     vm_start = alloc.vm_start_hint
     for page_addr in range(start, end, PAGE_SIZE):
         index = (page_addr - vm_start) // PAGE_SIZE
@@ -190,8 +208,8 @@ async def binder_lru_freelist_add(alloc: BinderAlloc, start: int, end: int) -> N
 
 
 async def binder_lru_freelist_del(alloc: BinderAlloc, start: int, end: int) -> None:
-    """``binder_lru_freelist_del``: take the installed pages of ``[start, end)`` off the LRU;
-    an uninstalled page only raises ``pages_high``."""
+    """``binder_lru_freelist_del`` (drivers/android/binder_alloc.c): take the installed pages of
+    ``[start, end)`` off the LRU; an uninstalled page only raises ``pages_high``."""
     vm_start = alloc.vm_start_hint
     for page_addr in range(start, end, PAGE_SIZE):
         index = (page_addr - vm_start) // PAGE_SIZE
@@ -214,11 +232,15 @@ def _raise_to(high: int) -> Callable[[int], int]:
 
 
 async def binder_alloc_mmap_handler(alloc: BinderAlloc, vma: Any) -> int:
-    """``binder_alloc_mmap_handler``: one-shot set-up of the buffer space for ``vma``.
+    """``binder_alloc_mmap_handler`` (drivers/android/binder_alloc.c): one-shot set-up of the buffer
+    space for ``vma``.
 
     Rejects a foreign mm (-EINVAL) and a second mapping (-EBUSY, ``buffer_size`` already set,
-    under ``binder_alloc_mmap_lock``); sets ``buffer_size`` (≤ 4 MiB), ``vm_start``, one free
-    buffer over everything, half the space for async; finally ``mapped = true`` (release).
+    under ``binder_alloc_mmap_lock``); sets ``buffer_size`` (≤ 4 MiB), ``vm_start``, allocates
+    ``pages[]`` (``kvcalloc``) and the first buffer (``kzalloc``): one free buffer over
+    everything, half the space for async; finally ``mapped = true`` (release).  If an
+    allocation fails (-ENOMEM) it rolls back: ``kvfree`` the array, ``vm_start = 0`` and
+    ``buffer_size = 0`` under ``binder_alloc_mmap_lock``.
     Also sets the era field ``alloc->vma`` (pre-Dec-2024 kernels cached the VMA here).
     """
     if mmg.vma_mm(vma) is not alloc.mm:
@@ -233,16 +255,30 @@ async def binder_alloc_mmap_handler(alloc: BinderAlloc, vma: Any) -> int:
     await alloc.freelist.mmap_lock.unlock()
     await alloc.vm_start.store(start)
     alloc.vm_start_hint = start
-    await alloc.buffers.store(bb.initial_layout(start))
-    await alloc.free_async_space.store(size // 2)
-    await alloc.vma.store(vma)
-    await binder_alloc_set_mapped(alloc, True)
-    return 0
+    if await should_failslab("binder_alloc_mmap_handler: kvcalloc(alloc->pages)"):
+        ret = ENOMEM
+    else:
+        await alloc.pages_array.store(("pages", alloc.npages))
+        if await should_failslab("binder_alloc_mmap_handler: kzalloc(binder_buffer)"):
+            ret = ENOMEM
+            await alloc.pages_array.store(None)  # err_alloc_buf_struct_failed: kvfree
+        else:
+            await alloc.buffers.store(bb.initial_layout(start))
+            await alloc.free_async_space.store(size // 2)
+            await alloc.vma.store(vma)
+            await binder_alloc_set_mapped(alloc, True)
+            return 0
+    # err_alloc_pages_failed: undo vm_start and buffer_size under binder_alloc_mmap_lock
+    await alloc.vm_start.store(0)
+    await alloc.freelist.mmap_lock.lock()
+    await alloc.buffer_size.store(0)
+    await alloc.freelist.mmap_lock.unlock()
+    return ret
 
 
 async def binder_alloc_vma_close(alloc: BinderAlloc) -> None:
-    """``binder_alloc_vma_close``: ``mapped = false`` (and, as before Dec 2024, clear
-    ``alloc->vma``)."""
+    """``binder_alloc_vma_close`` (drivers/android/binder_alloc.c): ``mapped = false`` (and, as
+    before Dec 2024, clear ``alloc->vma``)."""
     await binder_alloc_set_mapped(alloc, False)
     await alloc.vma.store(None)
 
@@ -252,7 +288,8 @@ async def binder_alloc_vma_close(alloc: BinderAlloc) -> None:
 
 async def binder_alloc_new_buf(alloc: BinderAlloc, data_size: int, offsets_size: int = 0,
                                extra_buffers_size: int = 0, is_async: bool = False) -> Any:
-    """``binder_alloc_new_buf``: allocate under the mutex, then install pages without it.
+    """``binder_alloc_new_buf`` (drivers/android/binder_alloc.c): allocate under the mutex, then
+    install pages without it.
 
     Returns the :class:`~.binder_buffers.BinderBuffer` or a negative errno.  On an install
     error the buffer is freed again (``binder_alloc_free_buf``) and the error returned.
@@ -286,7 +323,8 @@ async def binder_alloc_new_buf(alloc: BinderAlloc, data_size: int, offsets_size:
 
 
 async def binder_free_buf_locked(alloc: BinderAlloc, buffer: bb.BinderBuffer) -> None:
-    """``binder_free_buf_locked``: async space back, LRU add, coalesce; mutex held."""
+    """``binder_free_buf_locked`` (drivers/android/binder_alloc.c): async space back, LRU add,
+    coalesce; mutex held."""
     layout: bb.Layout = await alloc.buffers.load()
     vm_end = alloc.vm_start_hint + await alloc.buffer_size.load()
     res = bb.free_buf_locked(layout, buffer.user_data, vm_end)
@@ -298,7 +336,8 @@ async def binder_free_buf_locked(alloc: BinderAlloc, buffer: bb.BinderBuffer) ->
 
 
 async def binder_alloc_free_buf(alloc: BinderAlloc, buffer: bb.BinderBuffer) -> None:
-    """``binder_alloc_free_buf``: ``binder_free_buf_locked`` under ``alloc->mutex``."""
+    """``binder_alloc_free_buf`` (drivers/android/binder_alloc.c): ``binder_free_buf_locked`` under
+    ``alloc->mutex``."""
     await alloc.mutex.lock()
     await binder_free_buf_locked(alloc, buffer)
     await alloc.mutex.unlock()
@@ -308,7 +347,8 @@ async def binder_alloc_free_buf(alloc: BinderAlloc, buffer: bb.BinderBuffer) -> 
 
 
 async def binder_alloc_deferred_release(alloc: BinderAlloc) -> tuple[int, int]:
-    """``binder_alloc_deferred_release``: free all buffers and pages; returns (buffers, pages).
+    """``binder_alloc_deferred_release`` (drivers/android/binder_alloc.c): free all buffers and
+    pages; returns (buffers, pages).
 
     Runs once the file is released (no VMA left).  BUG if still ``mapped``.  Every installed
     page is taken off the freelist (``list_lru_del``) and freed under ``alloc->mutex``.
@@ -339,13 +379,10 @@ async def binder_alloc_deferred_release(alloc: BinderAlloc) -> tuple[int, int]:
     return buffers, page_count
 
 
-def binder_alloc_print_pages(alloc: BinderAlloc) -> tuple[int, int, int]:
-    """``binder_alloc_print_pages``: (active, lru, free) counts, for outcomes and tests.
-
-    The kernel reads under ``alloc->mutex``; the model's version is a ``peek`` for outcome
-    functions and end-of-run checks.  Counts are only taken while ``mapped`` in the kernel; the
-    model always counts (an unmapped alloc shows its remaining pages).
-    """
+def page_counts(alloc: BinderAlloc) -> tuple[int, int, int]:
+    """Model helper: (active, lru, free) page counts as ``binder_alloc_print_pages`` prints
+    them, read without a step (for outcome labels and end-of-run checks).  Unlike the kernel
+    it also counts while unmapped (an unmapped alloc shows its remaining pages)."""
     on_lru = set(alloc.freelist.lru.peek_items())
     active = lru = free = 0
     if alloc.pages_mem.freed:
@@ -359,3 +396,34 @@ def binder_alloc_print_pages(alloc: BinderAlloc) -> tuple[int, int, int]:
         else:
             active += 1
     return active, lru, free
+
+
+async def binder_alloc_print_pages(alloc: BinderAlloc) -> tuple[int, int, int]:
+    """``binder_alloc_print_pages`` (drivers/android/binder_alloc.c), the debugfs/``proc``
+    reader: under ``alloc->mutex``, only once ``binder_alloc_is_mapped``, count each page of
+    ``pages[]`` as free (NULL), active (off the freelist: ``list_empty(page_to_lru(page))``)
+    or on the LRU; returns (active, lru, free)."""
+    active = lru = free = 0
+    await alloc.mutex.lock()
+    if await binder_alloc_is_mapped(alloc):
+        size = await alloc.buffer_size.load()
+        for i in range(size // PAGE_SIZE):
+            page = await binder_get_installed_page(alloc, i)
+            if page is None:
+                free += 1
+            elif not await (await page_to_lru(page)).lru_node.load():
+                active += 1
+            else:
+                lru += 1
+    await alloc.mutex.unlock()
+    return active, lru, free
+
+
+async def binder_alloc_print_allocated(alloc: BinderAlloc) -> int:
+    """``binder_alloc_print_allocated`` (drivers/android/binder_alloc.c): under
+    ``alloc->mutex``, print every allocated buffer; returns how many there are."""
+    await alloc.mutex.lock()
+    layout: bb.Layout = await alloc.buffers.load()
+    count = sum(1 for b in layout if not b.free)
+    await alloc.mutex.unlock()
+    return count

@@ -26,17 +26,17 @@ POINTER_SIZE = 8
 
 
 def PAGE_ALIGN(addr: int) -> int:
-    """``PAGE_ALIGN``: round up to a page boundary."""
+    """Model helper: ``PAGE_ALIGN`` (include/linux/mm.h), round up to a page boundary."""
     return (addr + PAGE_SIZE - 1) & PAGE_MASK
 
 
 def PAGE_ALIGNED(addr: int) -> bool:
-    """``PAGE_ALIGNED``."""
+    """Model helper: ``PAGE_ALIGNED`` (include/linux/mm.h)."""
     return addr & (PAGE_SIZE - 1) == 0
 
 
 def ALIGN(value: int, to: int) -> int:
-    """``ALIGN``."""
+    """Model helper: ``ALIGN`` (include/linux/align.h)."""
     return (value + to - 1) & ~(to - 1)
 
 
@@ -61,31 +61,35 @@ PageRange = tuple[int, int]
 
 
 def sanitized_size(data_size: int, offsets_size: int, extra_buffers_size: int) -> int:
-    """``sanitized_size`` (binder_alloc.c): pointer-aligned total, at least one pointer."""
+    """``sanitized_size`` (drivers/android/binder_alloc.c): pointer-aligned total, at least one
+    pointer."""
     total = (ALIGN(data_size, POINTER_SIZE) + ALIGN(offsets_size, POINTER_SIZE)
              + ALIGN(extra_buffers_size, POINTER_SIZE))
     return max(total, POINTER_SIZE)
 
 
 def binder_alloc_buffer_size(layout: Layout, i: int, vm_end: int) -> int:
-    """``binder_alloc_buffer_size``: up to the next buffer, or to the end of the mapping."""
+    """``binder_alloc_buffer_size`` (drivers/android/binder_alloc.c): up to the next buffer, or to
+    the end of the mapping."""
     if i == len(layout) - 1:
         return vm_end - layout[i].user_data
     return layout[i + 1].user_data - layout[i].user_data
 
 
 def buffer_start_page(buffer: BinderBuffer) -> int:
-    """``buffer_start_page``."""
+    """``buffer_start_page`` (drivers/android/binder_alloc.c)."""
     return buffer.user_data & PAGE_MASK
 
 
 def prev_buffer_end_page(buffer: BinderBuffer) -> int:
-    """``prev_buffer_end_page``: the page holding the byte just before ``buffer``."""
+    """``prev_buffer_end_page`` (drivers/android/binder_alloc.c): the page holding the byte just
+    before ``buffer``."""
     return (buffer.user_data - 1) & PAGE_MASK
 
 
 def initial_layout(vm_start: int, debug_id: int = 0) -> Layout:
-    """``binder_alloc_mmap_handler``: one free buffer covering the whole mapping."""
+    """Model helper: the layout ``binder_alloc_mmap_handler`` (drivers/android/binder_alloc.c)
+    starts with: one free buffer covering the whole mapping."""
     return (BinderBuffer(debug_id, vm_start, True),)
 
 
@@ -101,7 +105,8 @@ class NewBufResult:
 
 def new_buf_locked(layout: Layout, size: int, vm_end: int, new_debug_id: int,
                    data_size: int, is_async: bool = False) -> NewBufResult:
-    """``binder_alloc_new_buf_locked``: best fit, split, LRU range to delete, mark allocated.
+    """``binder_alloc_new_buf_locked`` (drivers/android/binder_alloc.c): best fit, split, LRU range
+    to delete, mark allocated.
 
     The range is ``[PAGE_ALIGN(user_data), min(next_used_page, curr_last_page))`` where
     ``next_used_page`` is the page of the end of the chosen free buffer (rounded down) and
@@ -160,7 +165,8 @@ class FreeBufResult:
 
 
 def free_buf_locked(layout: Layout, user_data: int, vm_end: int) -> FreeBufResult:
-    """``binder_free_buf_locked``: LRU add of the fully owned pages, then coalesce.
+    """``binder_free_buf_locked`` (drivers/android/binder_alloc.c): LRU add of the fully owned
+    pages, then coalesce.
 
     Add ``[PAGE_ALIGN(user_data), (user_data + buffer_size) & PAGE_MASK)``; if the next buffer
     is free, ``binder_delete_free_buffer(next)``; if the previous one is free,
@@ -188,12 +194,13 @@ def free_buf_locked(layout: Layout, user_data: int, vm_end: int) -> FreeBufResul
 
 
 def pages_of(user_data: int, size: int) -> range:
-    """Page addresses ``binder_install_buffer_pages`` walks: start rounded down, end up."""
+    """Model helper: the page addresses ``binder_install_buffer_pages`` walks: start rounded down,
+    end up."""
     return range(user_data & PAGE_MASK, PAGE_ALIGN(user_data + size), PAGE_SIZE)
 
 
 def covering_allocated(layout: Layout, vm_start: int, vm_end: int) -> dict[int, int]:
-    """Page index → number of allocated buffers whose extent touches that page."""
+    """Model helper: page index → number of allocated buffers whose extent touches that page."""
     out: dict[int, int] = {}
     for i, b in enumerate(layout):
         if b.free:

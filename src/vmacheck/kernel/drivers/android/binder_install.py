@@ -7,7 +7,7 @@
   (``mmap_read_lock``, ``get_user_pages_remote`` if still ``mapped``).
 * ``write-lock`` — May 2023 – Dec 2024: everything under ``mmap_write_lock``, the cached
   ``alloc->vma``, re-check of ``pages[index]`` under the lock, any insert error → -ENOMEM.
-* ``llamas-2024`` — seed 003 (Carlos Llamas, "binder: concurrent page installation"): page
+* ``llamas-2024`` — (Carlos Llamas, 2024, "binder: concurrent page installation"): page
   allocated first, then ``mmap_read_lock`` + ``vma_lookup`` compared with ``alloc->vma``;
   -EBUSY → free ours, ``get_user_pages_remote`` for the installed one; other errors → -ENOMEM.
 * ``hansen-p4`` — Hansen series patch 4: ``binder_page_insert`` through the wait helper
@@ -55,8 +55,10 @@ def _note_identified(alloc: BinderAlloc, vma: Any, ok: bool) -> None:
 
 
 async def _binder_vm_insert_page(alloc: BinderAlloc, vma: Any, addr: int, page: Any) -> int:
-    """``vm_insert_page`` from binder, checking property 23 (spec §9.2): the VMA was
-    identified as binder's under a lock that pins it and that is still held."""
+    """``vm_insert_page`` from binder, with the model check ``binder-install-into-checked-vma``:
+    the VMA was identified as binder's (``binder_alloc_is_mapped`` true, or ``vma ==
+    alloc->vma``) under a lock that pins it (its VMA read lock or the mmap lock) and that is
+    still held."""
     token = _IDENTIFIED.pop((id(alloc), thread_id()), None)
     if token is None or not mmg.still_pinned(token, vma):
         report("invariant", "invariant violated: binder-install-into-checked-vma: "
@@ -67,7 +69,7 @@ async def _binder_vm_insert_page(alloc: BinderAlloc, vma: Any, addr: int, page: 
 
 
 def reset_ghosts() -> None:
-    """Forget per-thread ghost state (called when a model is built)."""
+    """Model helper: forget per-thread ghost state (called when a model is built)."""
     _IDENTIFIED.clear()
 
 
@@ -75,8 +77,8 @@ def reset_ghosts() -> None:
 
 
 async def binder_page_lookup(alloc: BinderAlloc, addr: int) -> Any:
-    """``binder_page_lookup``: under ``mmap_read_lock``, if still ``mapped``,
-    ``get_user_pages_remote(FOLL_NOFAULT)`` for the page a PTE already maps."""
+    """``binder_page_lookup`` (drivers/android/binder_alloc.c): under ``mmap_read_lock``, if still
+    ``mapped``, ``get_user_pages_remote(FOLL_NOFAULT)`` for the page a PTE already maps."""
     mm = alloc.mm
     page = None
     await mmg.mmap_read_lock(mm)
@@ -151,8 +153,9 @@ async def _install_tail(alloc: BinderAlloc, index: int, addr: int, page: Any,
 
 @kfunc("mainline")
 async def binder_install_single_page(alloc: BinderAlloc, index: int, addr: int) -> int:
-    """Mainline 2025 – Jun 2026: per-VMA lock, mmap_read_lock fallback
-    (drivers/android/binder_alloc.c: binder_install_single_page, binder_page_insert)."""
+    """``binder_install_single_page`` (drivers/android/binder_alloc.c), mainline 2025 – Jun
+    2026: ``binder_page_insert`` tries the per-VMA lock, then falls back to
+    ``mmap_read_lock``."""
     if not await mmg.mmget_not_zero(alloc.mm):
         return ESRCH
     page = await binder_page_alloc(alloc, index)
@@ -180,7 +183,8 @@ async def _install_hansen_p4(alloc: BinderAlloc, index: int, addr: int) -> int:
 @binder_install_single_page.variant("write-lock")
 async def _install_write_lock(alloc: BinderAlloc, index: int, addr: int) -> int:
     """May 2023 – Dec 2024: everything under mmap_write_lock with the cached alloc->vma
-    (drivers/android/binder_alloc.c: binder_install_single_page, before seed 003)."""
+    (drivers/android/binder_alloc.c: binder_install_single_page, before Carlos Llamas' 2024 "binder:
+    concurrent page installation")."""
     mm = alloc.mm
     if not await mmg.mmget_not_zero(mm):
         return ESRCH
@@ -209,8 +213,8 @@ async def _install_write_lock(alloc: BinderAlloc, index: int, addr: int) -> int:
 
 @binder_install_single_page.variant("llamas-2024")
 async def _install_llamas_2024(alloc: BinderAlloc, index: int, addr: int) -> int:
-    """Seed 003 (Carlos Llamas 2024): mmap_read_lock, vma_lookup == alloc->vma, -EBUSY
-    answered with get_user_pages_remote (drivers/android/binder_alloc.c:
+    """Carlos Llamas 2024, "binder: concurrent page installation": mmap_read_lock, vma_lookup ==
+    alloc->vma, -EBUSY answered with get_user_pages_remote (drivers/android/binder_alloc.c:
     binder_install_single_page)."""
     mm = alloc.mm
     if not await mmg.mmget_not_zero(mm):
@@ -249,8 +253,9 @@ async def _install_llamas_2024(alloc: BinderAlloc, index: int, addr: int) -> int
 
 async def binder_install_buffer_pages(alloc: BinderAlloc, buffer: bb.BinderBuffer,
                                       size: int) -> int:
-    """``binder_install_buffer_pages``: install every page the buffer touches that
-    ``pages[index]`` (acquire) does not show installed; return the first error."""
+    """``binder_install_buffer_pages`` (drivers/android/binder_alloc.c): install every page the
+    buffer touches that ``pages[index]`` (acquire) does not show installed; return the first
+    error."""
     vm_start = alloc.vm_start_hint
     for page_addr in bb.pages_of(buffer.user_data, size):
         index = (page_addr - vm_start) // PAGE_SIZE

@@ -1,27 +1,30 @@
-"""Binder properties (spec §9.2) as registered invariants, and outcome functions.
+"""Binder properties as registered invariants, and outcome functions.
 
 These are model checks, not kernel code: they read state directly (``peek``/``_value``).
 
-* ``binder-no-page-given-up-while-mapped`` (§9.2 #20): no page binder has freed
-  (``binder_free_page``) is mapped by a PTE of an *attached* VMA (in the tree, ``vm_refcnt``
-  not 0).  PTEs of a VMA already detached by an in-progress munmap are tolerated.
+* ``binder-no-page-given-up-while-mapped`` (``binder_alloc_free_page``,
+  drivers/android/binder_alloc.c): no page binder has freed (``binder_free_page``) is mapped by a
+  PTE of an *attached* VMA (in the tree, ``vm_refcnt`` not 0).  PTEs of a VMA already detached by an
+  in-progress munmap are tolerated.
 * ``binder-given-up-page-still-mapped-at-end``: the same, checked once at the end of the
   execution: a page binder gave up that an attached VMA *still* maps when every thread has
   finished (a persistent leak, as opposed to a window an in-flight munmap closes).
-* ``binder-pages-match-mdata`` (§9.2 #18, #26): ``pages[i]`` is a live page whose live
-  ``binder_shrinker_mdata`` points back to this alloc and index, and binder never freed it.
-* ``binder-lru-iff-installed-and-free`` (§9.2 #19): whenever neither ``alloc->mutex`` nor the
-  LRU lock is held, a page is on the freelist exactly when it is installed and no allocated
-  buffer covers it, and the freelist holds no stale entry of this alloc.
+* ``binder-pages-match-mdata`` (``binder_page_alloc``, ``binder_free_page``): ``pages[i]`` is a live
+  page whose live ``binder_shrinker_mdata`` points back to this alloc and index, and binder never
+  freed it.
+* ``binder-lru-iff-installed-and-free`` (``binder_lru_freelist_add``/``_del``): whenever neither
+  ``alloc->mutex`` nor the LRU lock is held, a page is on the freelist exactly when it is installed
+  and no allocated buffer covers it, and the freelist holds no stale entry of this alloc.
 * ``binder-page-references-balanced`` (at the end): every binder page not freed holds one
   reference per PTE mapping it plus binder's own (if ``pages[]`` has it); none is orphaned.
 * ``binder-no-page-given-up-while-any-pte-maps-it`` (opt-in, :func:`register_strict_checks`):
-  the stricter variant of §9.2 #20 — no freed binder page mapped by *any* PTE, detached VMAs
-  included.  The pre-series shrinker violates it benignly in munmap's downgrade window (S7).
-* ``binder-install-into-checked-vma`` (§9.2 #23) is checked where binder calls
+  the stricter variant of ``binder-no-page-given-up-while-mapped`` — no freed binder page mapped by
+  *any* PTE, detached VMAs included.  The pre-series shrinker violates it benignly in munmap's
+  downgrade window (``vms_complete_munmap_vmas``, mm/vma.c, zaps after ``mmap_write_downgrade``).
+* ``binder-install-into-checked-vma`` (``binder_page_insert``) is checked where binder calls
   ``vm_insert_page`` (:mod:`.binder_install`).
-* "the shrinker never blocks" (§9.1 #10-11) is the engine's ``sleep-in-atomic`` check: the
-  callback runs under the LRU spinlock.
+* "the shrinker never blocks" (``list_lru_walk`` calls it under the LRU spinlock) is the engine's
+  ``sleep-in-atomic`` check: the callback runs under the LRU spinlock.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderShrinkerMdata,
-    binder_alloc_print_pages,
+    page_counts,
 )
 from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, kernel_state
 from vmacheck.kernel.include.linux.mmap_lock import per_vma_lock
@@ -54,6 +57,7 @@ def _attached_mappings(alloc: BinderAlloc) -> dict[int, tuple[str, int]]:
 
 
 def check_no_page_given_up_while_mapped(alloc: BinderAlloc) -> bool:
+    """Model check: ``binder-no-page-given-up-while-mapped``."""
     if not alloc.relinquished:
         return True
     mapped = _attached_mappings(alloc)
@@ -61,18 +65,21 @@ def check_no_page_given_up_while_mapped(alloc: BinderAlloc) -> bool:
 
 
 def check_no_page_given_up_while_any_pte_maps_it(alloc: BinderAlloc) -> bool:
+    """Model check: the stricter page check (any PTE, detached VMAs too)."""
     ptes = {id(var._value) for mm in kernel_state().mms for var in mm.pte.values()
             if var._value is not None}
     return not any(id(page) in ptes for page, _ in alloc.relinquished)
 
 
 def register_strict_checks(alloc: BinderAlloc) -> None:
-    """Register the stricter, opt-in page check (spec §9.2 #20, last sentence)."""
+    """Model check: register the stricter, opt-in page check (no freed binder page mapped by any
+    PTE)."""
     invariant("binder-no-page-given-up-while-any-pte-maps-it",
               lambda: check_no_page_given_up_while_any_pte_maps_it(alloc))
 
 
 def check_pages_match_mdata(alloc: BinderAlloc) -> bool:
+    """Model check: ``binder-pages-match-mdata``."""
     if alloc.releasing or alloc.mutex.owner is not None:
         return True
     given_up = {id(p) for p, _ in alloc.relinquished}
@@ -91,6 +98,7 @@ def check_pages_match_mdata(alloc: BinderAlloc) -> bool:
 
 
 def check_lru_iff_installed_and_free(alloc: BinderAlloc) -> bool:
+    """Model check: ``binder-lru-iff-installed-and-free``."""
     if alloc.mutex.owner is not None or alloc.freelist.lru.lock.owner is not None:
         return True
     items = alloc.freelist.lru.items._value
@@ -109,12 +117,13 @@ def check_lru_iff_installed_and_free(alloc: BinderAlloc) -> bool:
 
 
 def check_page_references_balanced(alloc: BinderAlloc) -> bool:
+    """Model check: ``binder-page-references-balanced``."""
     return not page_reference_problems(alloc)
 
 
 def page_reference_problems(alloc: BinderAlloc) -> list[str]:
-    """Binder pages (pages whose ``private`` is one of this alloc's mdata) that are alive
-    with a reference count other than PTEs + binder's, for the end check and reports."""
+    """Model check: binder pages (pages whose ``private`` is one of this alloc's mdata) that are
+    alive with a reference count other than PTEs + binder's, for the end check and reports."""
     problems: list[str] = []
     ptes: dict[int, int] = {}
     for mm in kernel_state().mms:
@@ -150,7 +159,7 @@ def _page_mapping_objects(alloc: BinderAlloc) -> list[Any]:
 
 
 def register_binder_checks(alloc: BinderAlloc) -> None:
-    """Register the binder invariants for ``alloc`` (call while building the model)."""
+    """Model check: register the binder invariants for ``alloc`` (call while building the model)."""
     invariant("binder-no-page-given-up-while-mapped",
               lambda: check_no_page_given_up_while_mapped(alloc),
               reads=_page_mapping_objects(alloc))
@@ -164,17 +173,18 @@ def register_binder_checks(alloc: BinderAlloc) -> None:
 
 
 def page_state_outcome(alloc: BinderAlloc) -> None:
-    """Label each execution's end with ``binder_alloc_print_pages``' active:lru:free."""
+    """Model check: label each execution's end with ``binder_alloc_print_pages``'
+    active:lru:free."""
 
     def describe() -> str:
-        active, lru, free = binder_alloc_print_pages(alloc)
+        active, lru, free = page_counts(alloc)
         return f"pages {active}:{lru}:{free}"
 
     outcome(describe)
 
 
 def page_states(alloc: BinderAlloc) -> list[str]:
-    """Per page index: ``active`` (installed, off the LRU), ``lru`` or ``free``."""
+    """Model check: per page index: ``active`` (installed, off the LRU), ``lru`` or ``free``."""
     on_lru = {id(m) for m in alloc.freelist.lru.items._value}
     out: list[str] = []
     if alloc.pages_mem.freed:
@@ -188,3 +198,27 @@ def page_states(alloc: BinderAlloc) -> list[str]:
         else:
             out.append("active")
     return out
+
+
+def mmap_rollback_problems(alloc: BinderAlloc) -> list[str]:
+    """Model check: what a failed ``binder_alloc_mmap_handler`` left behind, for an alloc
+    that is not mapped and was never closed: the handler must undo ``buffer_size`` and
+    ``vm_start``, free ``pages[]`` and the first buffer, and no page may be installed."""
+    out = []
+    if alloc.buffer_size.peek():
+        out.append(f"buffer_size {alloc.buffer_size.peek():#x}")
+    if alloc.vm_start.peek():
+        out.append(f"vm_start {alloc.vm_start.peek():#x}")
+    if alloc.pages_array.peek() is not None:
+        out.append("pages[] not freed")
+    if alloc.buffers.peek():
+        out.append("buffer struct not freed")
+    out += [f"page {i} installed" for i, v in enumerate(alloc.pages) if v.peek() is not None]
+    return out
+
+
+def register_mmap_failure_checks(alloc: BinderAlloc) -> None:
+    """Model check: register ``binder-mmap-failure-rolled-back`` for an alloc whose mmap may
+    fail (checked at the end of each execution in which it is not mapped)."""
+    invariant("binder-mmap-failure-rolled-back",
+              lambda: alloc.mapped.peek() or not mmap_rollback_problems(alloc), at_end=True)

@@ -11,10 +11,11 @@ Versions (``binder_alloc_free_page@…``):
 * ``mainline`` — 2025 – Jun 2026: per-VMA lock, ``mmap_read_trylock`` + ``vma_lookup``
   fallback; ``vma && !mapped`` → skip.
 * ``hansen-v1`` — patch 2 v1: per-VMA lock only; NULL → skip.
-* ``hansen-v2`` — seed 000: per-VMA lock only; NULL → go on, reclaim without zap.
-* ``hansen-v3`` — the patch attached to seed 001, exactly as its diff is written.
-* ``llamas-2024`` — the Nov 2024 shrinker with seed 003's hunk applied: ``mmap_read_trylock``,
-  ``vma_lookup`` compared with ``alloc->vma``, zap under ``alloc->mutex``.
+* ``hansen-v2`` — Hansen patch 2 v2: per-VMA lock only; NULL → go on, reclaim without zap.
+* ``hansen-v3`` — Hansen patch 2 v3 as attached to the v2 review, exactly as its diff is
+  written.
+* ``llamas-2024`` — the Nov 2024 shrinker with Carlos Llamas' 2024 hunk applied:
+  ``mmap_read_trylock``, ``vma_lookup`` compared with ``alloc->vma``, zap under ``alloc->mutex``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ PAGE_SIZE = bb.PAGE_SIZE
 
 
 def shrink_label(index: int, vma: Any, mapped: bool | None, action: str) -> None:
-    """Label one callback's observation and decision for the outcome table."""
+    """Model helper: label one callback's observation and decision for the outcome table."""
     seen = "unread" if mapped is None else str(mapped).lower()
     label(f"shrink page {index}: vma {'none' if vma is None else 'found'}, "
           f"mapped {seen}, {action}")
@@ -78,8 +79,8 @@ async def _take_page(alloc: BinderAlloc, index: int, lru: ListLru,
 @kfunc("mainline")
 async def binder_alloc_free_page(item: BinderShrinkerMdata, lru: ListLru,
                                  cb_arg: Any) -> LruStatus:
-    """Mainline 2025 – Jun 2026: per-VMA lock with mmap_read_trylock fallback
-    (drivers/android/binder_alloc.c: binder_alloc_free_page)."""
+    """``binder_alloc_free_page`` (drivers/android/binder_alloc.c), mainline 2025 – Jun 2026:
+    per-VMA lock with ``mmap_read_trylock`` fallback."""
     entered = await _enter(item)
     if entered is None:
         return LRU_SKIP
@@ -129,8 +130,8 @@ async def binder_alloc_free_page(item: BinderShrinkerMdata, lru: ListLru,
 async def _free_page_hansen_v1(item: BinderShrinkerMdata, lru: ListLru,
                                cb_arg: Any) -> LruStatus:
     """Hansen patch 2 v1: per-VMA lock only, NULL → LRU_SKIP
-    (drivers/android/binder_alloc.c: binder_alloc_free_page; no seed carries v1's diff: this
-    follows spec §5.5, the form found in linux-mm baa31055)."""
+    (drivers/android/binder_alloc.c: binder_alloc_free_page; v1's diff as found in linux-mm
+    baa31055)."""
     entered = await _enter(item)
     if entered is None:
         return LRU_SKIP
@@ -165,7 +166,7 @@ async def _free_page_hansen_v1(item: BinderShrinkerMdata, lru: ListLru,
 @binder_alloc_free_page.variant("hansen-v2")
 async def _free_page_hansen_v2(item: BinderShrinkerMdata, lru: ListLru,
                                cb_arg: Any) -> LruStatus:
-    """Seed 000, Hansen patch 2 v2: per-VMA lock only, NULL → reclaim without zap
+    """Hansen patch 2 v2: per-VMA lock only, NULL → reclaim without zap
     (drivers/android/binder_alloc.c: binder_alloc_free_page)."""
     entered = await _enter(item)
     if entered is None:
@@ -202,8 +203,8 @@ async def _free_page_hansen_v2(item: BinderShrinkerMdata, lru: ListLru,
 @binder_alloc_free_page.variant("hansen-v3")
 async def _free_page_hansen_v3(item: BinderShrinkerMdata, lru: ListLru,
                                cb_arg: Any) -> LruStatus:
-    """The patch attached to seed 001, as written: zap and vma_end_read only if mapped
-    (drivers/android/binder_alloc.c: binder_alloc_free_page)."""
+    """Hansen patch 2 v3 (attached to the v2 review), as written: zap and vma_end_read only if
+    mapped (drivers/android/binder_alloc.c: binder_alloc_free_page)."""
     entered = await _enter(item)
     if entered is None:
         return LRU_SKIP
@@ -236,10 +237,11 @@ async def _free_page_hansen_v3(item: BinderShrinkerMdata, lru: ListLru,
 
 async def free_page_mmap_trylock_era(item: BinderShrinkerMdata, lru: ListLru,
                                      zap_under_mutex: bool) -> LruStatus:
-    """The 2023 – Nov 2024 callback: ``mmap_read_trylock``, ``mutex_trylock``, skip if the
+    """``binder_alloc_free_page`` (drivers/android/binder_alloc.c, v6.12), the 2023 – Nov
+    2024 callback: ``mmap_read_trylock``, ``mutex_trylock``, skip if the
     page is already gone, ``vma_lookup`` compared with ``alloc->vma``; ``zap_under_mutex``
-    says whether seed 003's hunk (``mutex_unlock`` after the zap) is applied
-    (drivers/android/binder_alloc.c: binder_alloc_free_page, v6.12)."""
+    says whether Carlos Llamas' 2024 hunk (``mutex_unlock`` after the zap) is
+    applied."""
     entered = await _enter(item)
     if entered is None:
         return LRU_SKIP
@@ -284,11 +286,13 @@ async def free_page_mmap_trylock_era(item: BinderShrinkerMdata, lru: ListLru,
 @binder_alloc_free_page.variant("llamas-2024")
 async def _free_page_llamas_2024(item: BinderShrinkerMdata, lru: ListLru,
                                  cb_arg: Any) -> LruStatus:
-    """Seed 003's shrinker hunk: the mmap_read_trylock-era callback with the zap moved under
-    alloc->mutex (drivers/android/binder_alloc.c: binder_alloc_free_page)."""
+    """Carlos Llamas' 2024 shrinker hunk ("binder: concurrent page installation"): the
+    mmap_read_trylock-era callback with the zap moved under alloc->mutex
+    (drivers/android/binder_alloc.c: binder_alloc_free_page)."""
     return await free_page_mmap_trylock_era(item, lru, zap_under_mutex=True)
 
 
 async def binder_shrink_scan(freelist: BinderFreelist, nr_to_scan: int) -> int:
-    """``binder_shrink_scan``: ``list_lru_walk(&binder_freelist, binder_alloc_free_page)``."""
+    """``binder_shrink_scan`` (drivers/android/binder_alloc.c): ``list_lru_walk(&binder_freelist,
+    binder_alloc_free_page)``."""
     return await list_lru_walk(freelist.lru, binder_alloc_free_page, None, nr_to_scan)

@@ -44,25 +44,25 @@ __all__ = [
 
 
 async def free_page(page: Page) -> None:
-    """``__free_page`` (mm/page_alloc.c): drop binder's page reference."""
+    """Model glue: ``__free_page`` (mm/page_alloc.c), drop binder's page reference."""
     await _free_page_impl(page)
 
 
 async def get_user_pages_remote(mm: MmStruct, addr: int,
                                 gup_flags: int = FOLL_NOFAULT) -> tuple[int, Page | None]:
-    """``get_user_pages_remote(mm, addr, 1, gup_flags, &page, NULL)`` (mm/gup.c), the mm
-    model's; returns ``(npages, page)``.  The page comes with a reference (``FOLL_GET``)."""
+    """Model glue: ``get_user_pages_remote(mm, addr, 1, gup_flags, &page, NULL)`` (mm/gup.c),
+    the mm model's; returns ``(npages, page)``.  The page comes with a reference (``FOLL_GET``)."""
     npages, pages = await _gup(mm, addr, 1, gup_flags)
     return npages, (pages[0] if pages else None)
 
 
 def vma_mm(vma: VmAreaStruct) -> MmStruct | None:
-    """``vma->vm_mm`` (constant for the VMA's life)."""
+    """Model glue: ``vma->vm_mm`` (constant for the VMA's life)."""
     return vma.vm_mm
 
 
 async def vma_range(vma: VmAreaStruct) -> tuple[int, int]:
-    """``vma->vm_start``, ``vma->vm_end`` (read while the caller stabilises the VMA)."""
+    """Model glue: ``vma->vm_start``, ``vma->vm_end`` (read while the caller stabilises the VMA)."""
     start: int = await vma.vm_start.load()
     end: int = await vma.vm_end.load()
     return start, end

@@ -47,7 +47,7 @@ class _CondUpdate(Op):
 
 
 def atomic_cond_update(var: Var, fn: Callable[[Any], Any], what: str = "update") -> Op:
-    """Atomically replace the value ``v`` by ``fn(v)``; returns the old value.
+    """Model helper: atomically replace the value ``v`` by ``fn(v)``; returns the old value.
 
     Used for the kernel's conditional atomics (``atomic_inc_not_zero``,
     ``__refcount_inc_not_zero_limited_acquire``, ``refcount_add_not_zero``): when ``fn``
@@ -97,26 +97,27 @@ class _Multi(Op):
 
 
 def load_all(variables: Sequence[Var], what: str = "load") -> Op:
-    """Read several variables in one step; returns their values as a list."""
+    """Model helper: read several variables in one step; returns their values as a list."""
     return _Multi(variables, (), lambda values: None, what)
 
 
 def store_all(pairs: Sequence[tuple[Var, Any]], what: str = "store") -> Op:
-    """Write several variables in one step (initialising an object nobody else can see yet,
-    or a section under a lock every reader of these fields also takes)."""
+    """Model helper: write several variables in one step (initialising an object nobody else can see
+    yet, or a section under a lock every reader of these fields also takes)."""
     values = [value for _, value in pairs]
     return _Multi((), [var for var, _ in pairs], lambda _: values, what)
 
 
 def copy_vars(src: Sequence[Var], dst: Sequence[Var], what: str = "copy") -> Op:
-    """Copy ``src[i]`` to ``dst[i]`` in one step (``*new = *orig`` of a private object)."""
+    """Model helper: copy ``src[i]`` to ``dst[i]`` in one step (``*new = *orig`` of a private
+    object)."""
     return _Multi(src, dst, lambda values: values, what)
 
 
 def locked_update(reads: Sequence[Var], writes: Sequence[Var],
                   fn: Callable[[list[Any]], Sequence[Any] | None], what: str) -> Op:
-    """A critical section of a spinlock (e.g. the page-table lock) as one step: ``fn`` gets
-    the values of ``reads`` and returns the new values of ``writes`` (or None: no change)."""
+    """Model helper: a critical section of a spinlock (e.g. the page-table lock) as one step: ``fn``
+    gets the values of ``reads`` and returns the new values of ``writes`` (or None: no change)."""
     return _Multi(reads, writes, fn, what)
 
 

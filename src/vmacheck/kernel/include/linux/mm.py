@@ -9,6 +9,7 @@ mmap write lock; RCU readers see either the old or the new tree).
 from __future__ import annotations
 
 from vmacheck.explore import WARN_ON
+from vmacheck.kernel.include.linux.fault_inject import should_failslab
 from vmacheck.kernel.include.linux.kernel import might_sleep
 from vmacheck.kernel.include.linux.mm_types import (
     MmStruct,
@@ -100,8 +101,11 @@ async def vma_iter_clear(mm: MmStruct, start: int, end: int) -> None:
 
 async def alloc_page() -> Page | None:
     """``alloc_page(GFP_KERNEL)`` (include/linux/gfp.h): a page with one reference, or NULL
-    when the model's pool is empty.  (Direct reclaim is not modelled here.)"""
+    when the model's pool is empty or an injected failure (``--inject ENOMEM``) says so.
+    (Direct reclaim is not modelled here.)"""
     await might_sleep("alloc_page(GFP_KERNEL)")
+    if await should_failslab("alloc_page(GFP_KERNEL)"):
+        return None
     state = kernel_state()
     free = await state.free_pages.update(lambda t: t[:-1] if t else t)
     return free[-1] if free else None

@@ -6,12 +6,13 @@ and the page allocator's pool.  Every object the model can ever use is created w
 is built (:func:`boot`), so that object identities do not depend on the schedule:
 
 * a VMA slab *slot* owns the fields RCU readers may read through a stale pointer
-  (``vm_refcnt``, ``vm_lock_seq``, ``vm_mm``, ``vm_start``, ``vm_end``; spec §3.1); every life of
-  the slot (a *generation*) is its own :class:`VmAreaStruct` whose payload (``vm_flags``,
-  ``vm_page_prot``, ``vm_pgoff``, ``anon_vma``, ``vm_ops``, ``vm_file``,
-  ``vm_private_data``) belongs to an :class:`~vmacheck.Allocation` that ``vm_area_free`` frees:
-  touching the payload through a pointer kept past the free is a ``use-after-free`` finding,
-  while reusing the slot for a new VMA (generation + 1) is what SLAB_TYPESAFE_BY_RCU allows.
+  (``vm_refcnt``, ``vm_lock_seq``, ``vm_mm``, ``vm_start``, ``vm_end``: what ``lock_vma_under_rcu``
+  reads before it holds a reference); every life of the slot (a *generation*) is its own
+  :class:`VmAreaStruct` whose payload (``vm_flags``, ``vm_page_prot``, ``vm_pgoff``, ``anon_vma``,
+  ``vm_ops``, ``vm_file``, ``vm_private_data``) belongs to an :class:`~vmacheck.Allocation` that
+  ``vm_area_free`` frees: touching the payload through a pointer kept past the free is a
+  ``use-after-free`` finding, while reusing the slot for a new VMA (generation + 1) is what
+  SLAB_TYPESAFE_BY_RCU allows.
 * pages come from a pool; a page's memory is freed when its last reference is put.
 
 Addresses are byte addresses; ``PAGE_SIZE`` is 4096.  Page tables are one
@@ -46,7 +47,7 @@ VM_DONTEXPAND = 0x40000
 VM_MIXEDMAP = 0x10000000
 VM_SOFTDIRTY = 0x8000000
 
-# vm_refcnt encoding (include/linux/mmap_lock.h, 7.0 names; spec §2.1-2.2)
+# vm_refcnt encoding (include/linux/mmap_lock.h, 7.0 names)
 VM_REFCNT_EXCLUDE_READERS_FLAG = 1 << 30
 VM_REFCNT_LIMIT = VM_REFCNT_EXCLUDE_READERS_FLAG - 1
 
@@ -85,7 +86,7 @@ def vma_wants_writenotify(vm_flags: int, vm_ops: VmOperationsStruct | None) -> b
 
 
 def vma_page_prot(vm_flags: int, vm_ops: VmOperationsStruct | None) -> int:
-    """What ``vma_set_page_prot`` (mm/mmap.c) stores in ``vm_page_prot``."""
+    """Model helper: what ``vma_set_page_prot`` (mm/mmap.c) stores in ``vm_page_prot``."""
     if vma_wants_writenotify(vm_flags, vm_ops):
         vm_flags &= ~VM_SHARED
     return vm_get_page_prot(vm_flags)
@@ -110,22 +111,31 @@ class VmOperationsStruct:
 
 @dataclass(frozen=True)
 class FileOperations:
-    """``struct file_operations`` (include/linux/fs.h): only ``mmap`` matters here.
+    """``struct file_operations`` (include/linux/fs.h): ``mmap`` and ``release``.
 
     ``mmap(file, vma)`` is the driver hook ``mmap_region`` calls before the VMA is inserted
-    (e.g. ``binder_mmap``); it returns 0 or ``-errno``.
+    (e.g. ``binder_mmap``); it returns 0 or ``-errno``.  ``release(file)`` runs from ``__fput``
+    when the last reference to the file is gone (e.g. ``binder_release``).
     """
 
     name: str
     mmap: Callable[[File, VmAreaStruct], Awaitable[int]] | None = None
+    release: Callable[[File], Awaitable[int]] | None = None
 
 
-@dataclass(eq=False)
 class File:
-    """``struct file``: its operations and the driver's ``private_data``."""
+    """``struct file``: its operations, the driver's ``private_data`` and ``f_count`` (the
+    references: the descriptor table's, each VMA's ``vm_file``).  ``f_count`` starts at
+    ``refs``; the memory dies in ``__fput`` (``file_free``)."""
 
-    f_op: FileOperations
-    private_data: Any = None
+    def __init__(self, f_op: FileOperations, private_data: Any = None, refs: int = 1) -> None:
+        self.f_op = f_op
+        self.private_data = private_data
+        self.memory = Allocation(f"file {f_op.name}")
+        self.f_count = Var(f"file {f_op.name}.f_count", refs, alloc=self.memory)
+
+    def __repr__(self) -> str:
+        return f"file {self.f_op.name}"
 
 
 class Page:
@@ -224,7 +234,10 @@ TreeEntry = tuple[int, int, VmAreaStruct]
 class MmStruct:
     """``struct mm_struct``: ``mmap_lock`` (a fair rwsem whose ``seq`` is ``mm_lock_seq``),
     ``mm_users``/``mm_count``, the VMA tree ``mm_mt`` (an immutable tuple of
-    :data:`TreeEntry` sorted by address) and the page tables (``pte[address]``)."""
+    :data:`TreeEntry` sorted by address), ``vma_writer_wait`` (the ``struct rcuwait`` a VMA
+    writer sleeps on until readers drain; a reader's ``vma_refcount_put`` wakes it) and the
+    page tables (``pte[address]``).  All but the page tables die with the struct (the last
+    ``mmdrop``)."""
 
     def __init__(self, name: str = "mm", task_size: int = 16 * PAGE_SIZE) -> None:
         self.kernel = kernel_state()
@@ -236,6 +249,7 @@ class MmStruct:
         self.mm_users = Var(f"{name}.mm_users", 1, alloc=self.alloc)
         self.mm_count = Var(f"{name}.mm_count", 1, alloc=self.alloc)
         self.mm_mt = Var(f"{name}.mm_mt", (), alloc=self.alloc)
+        self.vma_writer_wait = Var(f"{name}.vma_writer_wait", None, alloc=self.alloc)
         self.task_size = task_size
         self.pte = {addr: Var(f"{name}.pte[{addr >> PAGE_SHIFT}]", None)
                     for addr in range(0, task_size, PAGE_SIZE)}
@@ -258,6 +272,16 @@ class KernelState:
         self.rcu_readers = [Var(f"rcu_read_lock_nesting[{t}]", (0, 0)) for t in range(threads)]
         self.mms: list[MmStruct] = []
         self.read_snapshots: dict[tuple[int, int, int], tuple[Any, ...]] = {}
+        self.read_for: dict[tuple[int, int, int], MmStruct] = {}
+        self.runtime_vmas: list[VmAreaStruct] = []
+        """VMAs ``vm_area_alloc`` handed out while threads ran (for the VMA leak check)."""
+        self.kthreads: set[int] = set()
+        """Threads that are kernel threads (kworkers, RCU callbacks): no task work."""
+        self.task_works: dict[int, list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]]
+                              | None] = {}
+        """Per user task: its pending ``task_work`` callbacks (None once ``exit_task_work``
+        ran: ``task_work_add`` then fails)."""
+        """Per read lock held (thread, slot, generation): the mm the reader locked it for."""
         self.vma_lock_events: dict[str, int] = {}
 
 

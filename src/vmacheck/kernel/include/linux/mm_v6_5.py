@@ -24,6 +24,10 @@ from vmacheck.explore import RwSem, Var, thread_id
 from vmacheck.kernel.rcu import rcu_read_lock, rcu_read_unlock
 from vmacheck.kernel.variants import kfunc
 
+MODEL_NAMESPACE = "v6.5"
+"""This module models the v6.5 kernel beside the current one: its functions are registered as
+``v6.5:vma_start_read``, ``v6.5:vma_end_write_all``, ... (``vmacheck list``)."""
+
 VM_UFFD_MISSING = 0x200
 """``VM_UFFD_MISSING`` (include/linux/mm.h), one of ``__VM_UFFD_FLAGS``."""
 VM_READ = 0x1

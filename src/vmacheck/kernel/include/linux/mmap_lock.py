@@ -1,6 +1,6 @@
 """The mmap_lock wrappers and the inline per-VMA lock helpers (``include/linux/mmap_lock.h``).
 
-The configuration switches (spec §2.11): ``SERIES_APPLIED`` (Dave Hansen's "mm: Unconditional
+The configuration switches: ``SERIES_APPLIED`` (Dave Hansen's "mm: Unconditional
 per-VMA locks and cleanups": per-VMA locks always built) and ``PER_VMA_LOCK`` (before the
 series: ``CONFIG_PER_VMA_LOCK``).  Without the series and with ``PER_VMA_LOCK`` off, the VMA
 lock functions are the header's stubs: ``lock_vma_under_rcu`` returns NULL, ``vma_end_read``,
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmacheck.explore import WARN_ON, Op, current
+from vmacheck.explore import WARN_ON, Op, Var, choice, current
 from vmacheck.explore.core import Execution, Footprint
 from vmacheck.kernel.checks import (
     holds_vma_read,
@@ -21,12 +21,13 @@ from vmacheck.kernel.checks import (
 )
 from vmacheck.kernel.include.linux.atomic import locked_update
 from vmacheck.kernel.include.linux.mm_types import (
+    EINTR,
     VM_REFCNT_EXCLUDE_READERS_FLAG,
     VM_REFCNT_LIMIT,
     MmStruct,
     VmAreaStruct,
 )
-from vmacheck.kernel.variants import active
+from vmacheck.kernel.variants import active, config
 
 
 class KernelConfigError(NotImplementedError):
@@ -50,9 +51,29 @@ async def mmap_read_lock(mm: MmStruct) -> None:
     await mm.mmap_lock.down_read()
 
 
+FATAL_SIGNALS = "FATAL_SIGNALS"
+"""Configuration switch (``--config FATAL_SIGNALS=y``): a task sleeping in a ``*_killable``
+lock may receive a fatal signal (an explored choice) and get -EINTR.  Off by default."""
+
+
+async def fatal_signal_pending(what: str) -> bool:
+    """``fatal_signal_pending(current)`` (include/linux/sched/signal.h) for a task about to
+    sleep in ``what``: with ``FATAL_SIGNALS`` a choice the explorer makes both ways (a SIGKILL
+    arrives or not); otherwise never (no step)."""
+    if not config(FATAL_SIGNALS):
+        return False
+    return bool(await choice(2, f"{what}: fatal signal?") == 1)
+
+
 async def mmap_read_lock_killable(mm: MmStruct) -> int:
-    """``mmap_read_lock_killable`` (include/linux/mmap_lock.h): as :func:`mmap_read_lock` (no
-    fatal signals are modelled, so it never returns -EINTR)."""
+    """``mmap_read_lock_killable`` (include/linux/mmap_lock.h) → ``down_read_killable``: the
+    fast path takes the lock; a task that would sleep returns -EINTR if a fatal signal arrives
+    (``FATAL_SIGNALS``), else waits like :func:`mmap_read_lock`."""
+    if config(FATAL_SIGNALS):
+        if await mm.mmap_lock.down_read_trylock():
+            return 0
+        if await fatal_signal_pending("down_read_killable"):
+            return -EINTR
     await mm.mmap_lock.down_read()
     return 0
 
@@ -75,8 +96,14 @@ async def mmap_write_lock(mm: MmStruct) -> None:
 
 
 async def mmap_write_lock_killable(mm: MmStruct) -> int:
-    """``mmap_write_lock_killable`` (include/linux/mmap_lock.h): as :func:`mmap_write_lock`;
-    never -EINTR here."""
+    """``mmap_write_lock_killable`` (include/linux/mmap_lock.h) → ``down_write_killable``:
+    as :func:`mmap_write_lock`, except that a task that would sleep returns -EINTR when a fatal
+    signal arrives (``FATAL_SIGNALS``)."""
+    if config(FATAL_SIGNALS):
+        if await mm.mmap_lock.down_write_trylock():
+            return 0
+        if await fatal_signal_pending("down_write_killable"):
+            return -EINTR
     await mm.mmap_lock.down_write()
     return 0
 
@@ -181,15 +208,36 @@ async def vma_start_read_locked(vma: VmAreaStruct) -> bool:
     return await vma_start_read_locked_nested(vma, 0)
 
 
+def is_vma_writer_only(refcnt: int) -> bool:
+    """``is_vma_writer_only`` (include/linux/mmap_lock.h): a writer excludes readers and at
+    most its own (attach) reference is left."""
+    return bool(refcnt & VM_REFCNT_EXCLUDE_READERS_FLAG
+                and refcnt <= VM_REFCNT_EXCLUDE_READERS_FLAG + 1)
+
+
+async def rcuwait_wake_up(w: Var) -> None:
+    """``rcuwait_wake_up`` (kernel/exit.c): wake the task sleeping on ``w`` (a read of the
+    ``struct rcuwait``; the sleeper's wait condition is what lets it run in the model)."""
+    await w.load()
+
+
 async def vma_refcount_put(vma: VmAreaStruct) -> None:
-    """``vma_refcount_put`` (include/linux/mmap_lock.h): drop a reader reference; when only the
-    writer's share is left the writer sleeping in ``vma_writer_wait`` becomes runnable (its wait
-    condition)."""
+    """``vma_refcount_put`` (include/linux/mmap_lock.h): read ``vma->vm_mm`` (a copy, in
+    case the VMA is freed once the reference is gone), drop a reader reference
+    (``__refcount_dec_and_test``) and, if only a writer's share is left
+    (``is_vma_writer_only``), ``rcuwait_wake_up(&mm->vma_writer_wait)``: that touches the mm,
+    which must still be alive (commit 9bbffee67ffd pins a foreign mm with ``mmgrab`` first)."""
+    held = holds_vma_read(vma)
     life = vma.slot.current or vma
-    values = await locked_update([vma.vm_refcnt, *life.lock_view()], [vma.vm_refcnt],
-                                 lambda v: [v[0] - 1], f"vma_refcount_put {vma.name}")
-    WARN_ON(values[0] % VM_REFCNT_EXCLUDE_READERS_FLAG == 0,
-            f"vm_refcnt underflow on {vma.name}")
+    values = await locked_update([vma.vm_refcnt, vma.slot.vm_mm, *life.lock_view()],
+                                 [vma.vm_refcnt], lambda v: [v[0] - 1],
+                                 f"vma_refcount_put {vma.name}")
+    if held:  # rwsem_release(&vma->vmlock_dep_map), recorded in the step of the decrement
+        note_vma_read_unlocked(vma)
+    old, mm = values[0], values[1]
+    WARN_ON(old % VM_REFCNT_EXCLUDE_READERS_FLAG == 0, f"vm_refcnt underflow on {vma.name}")
+    if old - 1 != 0 and is_vma_writer_only(old - 1) and mm is not None:
+        await rcuwait_wake_up(mm.vma_writer_wait)
 
 
 async def vma_end_read(vma: VmAreaStruct) -> None:
@@ -202,7 +250,6 @@ async def vma_end_read(vma: VmAreaStruct) -> None:
         note_vma_read_unlocked(vma)  # reports the bad unlock
         return
     await vma_refcount_put(vma)
-    note_vma_read_unlocked(vma)
 
 
 async def vma_mark_attached(vma: VmAreaStruct) -> None:

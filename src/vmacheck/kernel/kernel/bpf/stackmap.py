@@ -1,4 +1,4 @@
-"""BPF stackmap build-id lookup's VMA locking (``kernel/bpf/stackmap.c``; spec §7).
+"""BPF stackmap build-id lookup's VMA locking (``kernel/bpf/stackmap.c``).
 
 The sleepable path (``stack_map_get_build_id_offset_sleepable``) locks the VMA covering each
 IP (``stack_map_lock_vma``), reads ``vm_pgoff``/``vm_start``/``vm_file``, pins the file,
@@ -36,8 +36,8 @@ class StackMapVmaLock:
 
 
 def CONFIG_PER_VMA_LOCK_defined() -> bool:
-    """Whether ``#ifdef CONFIG_PER_VMA_LOCK`` is true for the stackmap code being run: before
-    the series iff the ``PER_VMA_LOCK`` config switch is on; never after patch 1."""
+    """Model helper: whether ``#ifdef CONFIG_PER_VMA_LOCK`` is true for the stackmap code being run:
+    before the series iff the ``PER_VMA_LOCK`` config switch is on; never after patch 1."""
     if stack_map_lock_vma.active() == "hansen-p1":
         return False
     return bool(active().config.get("PER_VMA_LOCK", True))
@@ -45,9 +45,9 @@ def CONFIG_PER_VMA_LOCK_defined() -> bool:
 
 @kfunc("mainline")
 async def stack_map_lock_vma(lock: StackMapVmaLock, ip: int) -> Any:
-    """Pre-series: lock_vma_under_rcu, else mmap_read_trylock + vma_lookup and, under
-    #ifdef CONFIG_PER_VMA_LOCK, hand off to vma_start_read_locked
-    (kernel/bpf/stackmap.c: stack_map_lock_vma)."""
+    """``stack_map_lock_vma`` (kernel/bpf/stackmap.c), before the series: lock_vma_under_rcu, else
+    mmap_read_trylock + vma_lookup and, under #ifdef CONFIG_PER_VMA_LOCK, hand off to
+    vma_start_read_locked (kernel/bpf/stackmap.c: stack_map_lock_vma)."""
     return await _stack_map_lock_vma(lock, ip)
 
 
@@ -92,8 +92,8 @@ async def stack_map_unlock_vma(lock: StackMapVmaLock) -> None:
 
 
 async def build_id_parse_file(file: Any, mm: MmStruct, vma: VmAreaStruct) -> None:
-    """``build_id_parse_file`` (lib/buildid.c): may block on I/O.  Model check (spec §9.3
-    #28): no mm lock may be held here."""
+    """``build_id_parse_file`` (lib/buildid.c): may block on I/O.  Model check: no mm lock
+    may be held here (the reason stackmap drops the VMA lock first)."""
     held = mmg.pin_token(vma)
     if held is not None:
         report("invariant", f"invariant violated: stackmap-no-mm-lock-across-build-id-parse: "

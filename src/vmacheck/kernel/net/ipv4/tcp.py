@@ -1,4 +1,4 @@
-"""TCP zerocopy receive's VMA locking (``net/ipv4/tcp.c``; spec §6).
+"""TCP zerocopy receive's VMA locking (``net/ipv4/tcp.c``).
 
 ``tcp_mmap`` reserves a VMA with ``tcp_vm_ops``; ``getsockopt(TCP_ZEROCOPY_RECEIVE)`` runs
 ``tcp_zerocopy_receive`` with the socket lock held: find and lock the target VMA
@@ -52,8 +52,8 @@ async def vma_is_tcp(vma: VmAreaStruct) -> bool:
 
 @kfunc("mainline")
 async def find_tcp_vma(mm: MmStruct, address: int) -> tuple[Any, bool]:
-    """Before the series: per-VMA lock, else mmap_read_lock held for the whole receive
-    (net/ipv4/tcp.c: find_tcp_vma)."""
+    """``find_tcp_vma`` (net/ipv4/tcp.c), before the series: per-VMA lock, else mmap_read_lock held
+    for the whole receive (net/ipv4/tcp.c: find_tcp_vma)."""
     vma = await mmg.lock_vma_under_rcu(mm, address)
     if vma is not None:
         if not await vma_is_tcp(vma):
@@ -136,7 +136,8 @@ async def tcp_zerocopy_receive(sk: TcpSock, mm: MmStruct, address: int, length: 
 
 
 def _check_nothing_held(mm: MmStruct, vma: VmAreaStruct) -> None:
-    """Spec §9.3 #27: after ``out:`` the receive holds neither the VMA nor the mmap lock."""
+    """Model check: after ``out:`` of ``tcp_zerocopy_receive`` (net/ipv4/tcp.c) the receive holds
+    neither the VMA nor the mmap lock."""
     pin = mmg.pin_token(vma)
     if pin is not None:
         report("invariant", f"invariant violated: tcp-release-matches: {pin!r} still held "
