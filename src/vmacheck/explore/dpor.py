@@ -253,8 +253,11 @@ def _states_before(hb: HappensBefore, ex: Execution, fp: Footprint, e: int, e2: 
     return out
 
 
-def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> int:
-    """At the end of an execution, turn each reversible race into a wakeup sequence."""
+def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
+                  root: int = -1, escaped: list[tuple[int, Seq]] | None = None) -> int:
+    """At the end of an execution, turn each reversible race into a wakeup sequence.  A race
+    whose reversal point is at or above ``root`` (a node a work unit does not own) goes to
+    ``escaped`` as ``(step index, sequence)`` for its owner to insert."""
     inserted = 0
     events = ex.events
     n = len(events)
@@ -275,6 +278,10 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> 
         if op is not None and op.footprint_varies:
             fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)
         v.append((p, fp))
+        if e <= root:
+            if escaped is not None:
+                escaped.append((e, v))
+            continue
         if any(weak_initial(q, fq, v) for q, fq in node.sleep.items()):
             continue
         if insert(node, v):
