@@ -61,6 +61,9 @@ def explore(
     keep_log: bool = False,
     progress: Callable[[Progress], None] | None = None,
     progress_every: float = 0.5,
+    workers: int = 1,
+    scheduler: str | None = None,
+    checkpoint: str | None = None,
 ) -> Result:
     """Explore the interleavings of ``model`` and report what was found.
 
@@ -69,11 +72,26 @@ def explore(
     most ``preemption_bound`` preemptions).  The sampling modes need ``max_executions`` or
     ``max_seconds``.  A KeyboardInterrupt stops the run and still returns what was found,
     marked incomplete.
+
+    ``workers``, ``scheduler`` and ``checkpoint`` split a ``dpor`` exploration into work units
+    (:mod:`vmacheck.explore.parallel`): run in ``workers`` forked processes, on a Dask
+    scheduler (``"tcp://HOST:PORT"``, or ``"local"`` for a local cluster), and/or saved to and
+    resumed from a checkpoint file.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode in ("random", "pct") and max_executions is None and max_seconds is None:
         raise ValueError(f"mode {mode!r} samples forever: give max_executions or max_seconds")
+    if workers != 1 or scheduler is not None or checkpoint is not None:
+        if mode != "dpor" or workers < 1:
+            raise ValueError("workers, scheduler and checkpoint split a dpor exploration: "
+                             "use mode 'dpor' and workers >= 1")
+        from vmacheck.explore.parallel import explore_split
+
+        return explore_split(model, max_steps=max_steps, max_executions=max_executions,
+                             max_seconds=max_seconds, minimise=minimise, keep_log=keep_log,
+                             progress=progress, progress_every=progress_every,
+                             workers=workers, scheduler=scheduler, checkpoint=checkpoint)
     graph = LockGraph()
     graph.execution = 1
     runs = _strategy(model, mode, seed, max_steps, pct_depth, preemption_bound, graph)
