@@ -36,6 +36,11 @@ SLICE_SECONDS = 0.5
 SLICE_EXECUTIONS: int | None = None
 """At most this many executions per slice (tests set it to force many small slices)."""
 
+CHECKPOINT_SECONDS = 5.0
+"""How often the checkpoint file is rewritten."""
+INLINE = False
+"""Run the slices in this process even with ``workers > 1`` (tests: splitting without forks)."""
+
 _MODEL: Model | None = None
 """The model of the pool's run; forked workers inherit it."""
 
@@ -114,8 +119,7 @@ class ForkPool:
 def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                   max_seconds: float | None, minimise: bool, keep_log: bool,
                   progress: Callable[[Any], None] | None, progress_every: float,
-                  workers: int, scheduler: str | None, checkpoint: str | None,
-                  checkpoint_every: float = 5.0) -> Result:
+                  workers: int, scheduler: str | None, checkpoint: str | None) -> Result:
     """The split exploration behind :func:`vmacheck.explore` (mode ``dpor`` only)."""
     from vmacheck.explore import checkpoint as ckpt
     from vmacheck.explore.api import Progress
@@ -136,7 +140,7 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
         dask = DaskExecutor(model, scheduler, workers, opts)
         workers = max(workers, dask.size())
         executor = dask
-    elif workers > 1:
+    elif workers > 1 and not INLINE:
         executor = ForkPool(model, workers, opts)
     else:
         executor = Inline(model, opts)
@@ -177,7 +181,7 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 frontier.finish(res.unit, res.tally, res.escaped,
                                 split=idle > 0 and workers > 1)
             now = time.monotonic()
-            if checkpoint is not None and now - last_save >= checkpoint_every:
+            if checkpoint is not None and now - last_save >= CHECKPOINT_SECONDS:
                 last_save = now
                 ckpt.save(checkpoint, frontier)
             if progress is not None and now - last_report >= progress_every:
