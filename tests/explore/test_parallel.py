@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from benchmarks.dpor_programs import build, cases
 from hypothesis import HealthCheck, given, settings
+from tests.explore import test_choice as choice_cases
 
 import vmacheck as vc
-from tests.explore import test_choice as choice_cases
 from vmacheck.explore import parallel
 from vmacheck.scenarios import catalogue
 
