@@ -130,7 +130,7 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
         frontier = ckpt.load(checkpoint)
         frontier.requeue_running()
     frontier = frontier or Frontier()
-    ran = frontier.ran
+    ran = resumed = frontier.ran
     opts: dict[str, Any] = {"max_steps": max_steps, "seconds": SLICE_SECONDS,
                             "max_executions": SLICE_EXECUTIONS, "keep_log": keep_log}
     executor: Executor
@@ -202,8 +202,9 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
             ckpt.remove(checkpoint)
         else:
             ckpt.save(checkpoint, frontier)
+    stats = {**frontier.stats(), "resumed_from": resumed}
     return finalise(model, frontier.tally(), stop, time.monotonic() - start, max_steps,
-                    minimise and stop != "interrupted", frontier.stats())
+                    minimise and stop != "interrupted", stats)
 
 
 def finalise(model: Model, tally: Tally, stop: str, seconds: float, max_steps: int,
