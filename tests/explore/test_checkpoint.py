@@ -54,7 +54,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_totals(tmp_path: Path) -> No
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     saved = ckpt.load(str(path))
-    assert 0 < saved.ran
+    assert saved.ran > 0
     proc = _run(path)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0
