@@ -55,7 +55,7 @@ class DaskExecutor:
             self.client: Any = dist.Client(self.cluster)
         else:
             try:
-                self.client = dist.Client(scheduler, timeout=10)
+                self.client = dist.Client(scheduler, timeout=5)
             except (OSError, TimeoutError) as err:
                 raise ValueError(f"cannot reach the Dask scheduler {scheduler}: {err}") from None
         self.blob = cloudpickle.dumps(model)
