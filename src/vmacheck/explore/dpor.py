@@ -278,11 +278,11 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
         if op is not None and op.footprint_varies:
             fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)
         v.append((p, fp))
+        if any(weak_initial(q, fq, v) for q, fq in node.sleep.items()):
+            continue
         if e <= root:
             if escaped is not None:
                 escaped.append((e, v))
-            continue
-        if any(weak_initial(q, fq, v) for q, fq in node.sleep.items()):
             continue
         if insert(node, v):
             inserted += 1

@@ -94,10 +94,12 @@ class CNode:
         return out
 
 
-def frozen(steps: list[Step]) -> list[PrefixNode]:
-    """Prefix nodes that replay ``steps`` and are never explored from."""
-    return [PrefixNode({}, [], WakeupNode(t, fp), v, n, False, [])
-            for t, fp, v, n in steps]
+def frozen(steps: list[Step], sleeps: list[dict[int, Footprint]]) -> list[PrefixNode]:
+    """Prefix nodes that replay ``steps`` and are never explored from; each keeps the sleep
+    set its step was explored with, so that a unit drops the races it would hand back only
+    for the coordinator to find them redundant."""
+    return [PrefixNode(sl, [], WakeupNode(t, fp), v, n, False, [])
+            for (t, fp, v, n), sl in zip(steps, sleeps, strict=True)]
 
 
 def path_of(stack: list[PrefixNode], upto: int) -> list[Step]:
@@ -181,14 +183,15 @@ class Frontier:
         e = cn.entries[i]
         sleep = cn.sleep_for(i)
         hint = e.hint or []
-        e.orig = copy_tree(hint)
+        e.orig = hint  # units run on a copy (pickled to a worker), never on this tree
         e.hint = None
         if e.start == 0:
             root = PrefixNode(sleep, [WakeupNode(e.tid, e.fp, hint)])
         else:
             root = PrefixNode(sleep, [], WakeupNode(e.tid, e.fp), e.start, e.nvalues, True, hint)
-        state = DporState([*frozen(cn.prefix), root], replay_len=cn.depth, root=cn.depth,
-                          stop=e.stop)
+        sleeps = [up.sleep_for(k) for up, k, _ in cn.up]
+        state = DporState([*frozen(cn.prefix, sleeps), root], replay_len=cn.depth,
+                          root=cn.depth, stop=e.stop)
         return self._new_unit(e.key, state, [*cn.up, (cn, i, e.gen)])
 
     # -- results ---------------------------------------------------------------------------
@@ -344,7 +347,7 @@ class Frontier:
         if node.chosen is None:  # nothing in progress there: the unit is all handed out
             del self.anchors[unit.uid]
             return
-        st.stack = [*frozen(path), *stack[j:]]
+        st.stack = [*frozen(path, [n.sleep for n in stack[:j]]), *stack[j:]]
         st.root = j
         st.stop = node.value + 1
         unit.key = (*anchor[-1][0].key, 0)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmacheck.explore.core import Event, Execution
+from vmacheck.explore.core import Event, Execution, Footprint
 from vmacheck.explore.dpor import (
     HappensBefore,
     PrefixNode,
@@ -56,6 +56,9 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
     it describes exactly what is left to explore)."""
     st = DporState([PrefixNode({}, [])]) if state is None else state
     stack = st.stack
+    # one footprint object per distinct footprint: the wakeup trees and sleep sets that hold
+    # thousands of them share it (memory, and smaller pickles of work units)
+    interned: dict[Footprint, Footprint] = {}
     while not st.done:
         hb = HappensBefore()
         blocked = False
@@ -114,6 +117,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
             return node.value
 
         def listener(ex: Execution, ev: Event) -> None:
+            ev.fp = interned.setdefault(ev.fp, ev.fp)
             hb.on_step(ex, ev)
             d = ev.index
             node = stack[d]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -63,7 +64,8 @@ class Inline:
 
     def submit(self, unit: Unit) -> Future[SliceResult]:
         f: Future[SliceResult] = Future()
-        try:
+        try:  # on a copy, as in a worker process: the coordinator's unit stays as handed out
+            unit = pickle.loads(pickle.dumps(unit, pickle.HIGHEST_PROTOCOL))
             f.set_result(run_slice(self.model, unit, **self.opts))
         except BaseException as err:  # handed to the driver, which re-raises
             f.set_exception(err)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmacheck.explore.dpor import Seq, weak_initial
+from vmacheck.explore.dpor import Seq
 from vmacheck.explore.findings import RawFinding
 from vmacheck.explore.lockdep import Chain, LockGraph
 from vmacheck.explore.modes import DporState, dpor
@@ -145,19 +145,15 @@ def run_slice(model: Model, unit: Unit, *, max_steps: int, seconds: float,
 
 
 def _escaped(unit: Unit) -> list[tuple[int, Seq]]:
-    """The slice's escaped races, each once; those at the root already redundant with its
-    sleep set (which is the coordinator's for that entry) are dropped here."""
+    """The slice's escaped races, each once (those redundant with the sleep set at their
+    node, which the unit has from the coordinator, were never collected)."""
     st = unit.state
     out: list[tuple[int, Seq]] = []
     seen: set[tuple[int, tuple[tuple[int, Any], ...]]] = set()
-    root_sleep = st.stack[st.root].sleep if st.root >= 0 else {}
     for e, v in st.escaped:
         k = (e, tuple(v))
-        if k in seen:
-            continue
-        seen.add(k)
-        if e == st.root and any(weak_initial(q, fq, v) for q, fq in root_sleep.items()):
-            continue
-        out.append((e, v))
+        if k not in seen:
+            seen.add(k)
+            out.append((e, v))
     st.escaped = []
     return out
