@@ -32,7 +32,7 @@ last_stats: dict[str, int] = {}
 """Counters of the last split exploration in this process (units, splits, coordinator nodes,
 escaped races inserted / redundant / covered, and wakeup hints lost), for benchmarks."""
 
-SLICE_SECONDS = 0.5
+SLICE_SECONDS = 1.0
 """How long a unit runs before it comes back to the coordinator (to be split, saved)."""
 SLICE_EXECUTIONS: int | None = None
 """At most this many executions per slice (tests set it to force many small slices)."""
