@@ -39,7 +39,9 @@ from vmacheck.explore.dpor import (
     Seq,
     WakeupNode,
     _without_first,
+    chain,
     copy_tree,
+    expand,
     insert,
     weak_initial,
 )
@@ -249,12 +251,7 @@ class Frontier:
                 self.covered += 1
             return
         head = v[0]
-        hint: list[WakeupNode] = []
-        tail = hint
-        for t, fp in v[1:]:
-            nxt = WakeupNode(t, fp)
-            tail.append(nxt)
-            tail = nxt.children
+        hint = [chain(v[1:])] if len(v) > 1 else []
         cn.entries.append(Entry(head[0], head[1], (*cn.key, len(cn.entries)), hint))
         self.inserted += 1
         self._push((cn, len(cn.entries) - 1))
@@ -337,7 +334,7 @@ class Frontier:
                     cn.entries.append(Entry(c.tid, c.fp, (*key, 1), copy_tree(node.saved or []),
                                             None, node.value + 1, 0, node.nvalues))
             for w in node.wut:
-                cn.entries.append(Entry(w.tid, w.fp, (*key, len(cn.entries)), w.children))
+                cn.entries.append(Entry(w.tid, w.fp, (*key, len(cn.entries)), expand(w)))
             node.wut = []
             for i in range(1 if c is not None else 0, len(cn.entries)):
                 self._push((cn, i))

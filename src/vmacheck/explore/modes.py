@@ -20,6 +20,7 @@ from vmacheck.explore.dpor import (
     analyse_races,
     conflict,
     copy_tree,
+    expand,
 )
 from vmacheck.explore.runner import Model, NondeterministicModel, run_one
 
@@ -59,6 +60,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
     # one footprint object per distinct footprint: the wakeup trees and sleep sets that hold
     # thousands of them share it (memory, and smaller pickles of work units)
     interned: dict[Footprint, Footprint] = {}
+    pairs: dict[tuple[int, Footprint], tuple[int, Footprint]] = {}
     while not st.done:
         hb = HappensBefore()
         blocked = False
@@ -128,6 +130,8 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                     f"replay diverged at step {d + 1}: thread {ev.tid} touched different "
                     "objects than before; the model must build the same state on every run")
             chosen.fp = ev.fp
+            if chosen.tail:
+                expand(chosen)
             if node.nvalues > 1 and node.saved is None:
                 node.saved = copy_tree(chosen.children)
             if d + 1 == len(stack):
@@ -145,7 +149,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
             for t in ex.threads:
                 if t.live and t.pending is not None and not ex.is_enabled(t.tid):
                     hb.on_pending(ex, t.tid)
-        analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped)
+        analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped, pairs=pairs)
         backtrack(st)
         yield ex, sched, blocked
 
