@@ -39,7 +39,8 @@ class _Seen:
 @dataclass(slots=True)
 class _Tally:
     findings: dict[tuple[object, ...], _Seen] = field(default_factory=dict)
-    outcomes: dict[str, list[object]] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    first: dict[str, str] = field(default_factory=dict)  # per outcome, its first schedule
     executions: int = 0
     blocked: int = 0
     steps: int = 0
@@ -116,9 +117,12 @@ def explore(
                     seen.count += 1
             label = ex.outcome()
             if label or ex.outcome_fns or ex.labels:
-                entry = tally.outcomes.setdefault(label,
-                                                  [0, format_schedule(sched, ex.choices)])
-                entry[0] = int(entry[0]) + 1  # type: ignore[call-overload]
+                n = tally.outcomes.get(label)
+                if n is None:
+                    tally.outcomes[label] = 1
+                    tally.first[label] = format_schedule(sched, ex.choices)
+                else:
+                    tally.outcomes[label] = n + 1
             if keep_log:
                 tally.log.append(format_schedule(sched, ex.choices))
             if len(graph.edges) != edges_seen:
@@ -146,8 +150,8 @@ def explore(
     findings = [_finalise(model, key, seen, max_steps, minimise and stop != "interrupted")
                 for key, seen in tally.findings.items()]
     findings.extend(_lock_order_findings(graph, tally, model, max_steps))
-    outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))  # type: ignore[call-overload]
-                     for label, v in sorted(tally.outcomes.items()))
+    outcomes = tuple(Outcome(label, tally.outcomes[label], tally.first.pop(label))
+                     for label in sorted(tally.outcomes))
     return Result(mode, complete, tally.executions, tally.blocked, tally.steps, seconds,
                   tuple(findings), outcomes, stop, tuple(tally.log))
 

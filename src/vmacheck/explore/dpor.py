@@ -31,6 +31,11 @@ def conflict(a: Footprint, b: Footprint) -> bool:
     return False
 
 
+LEAF: list[WakeupNode] = []
+"""The children of every leaf, shared (one empty list instead of one per leaf): never
+appended to; code that appends to a node's children does so only when it has some."""
+
+
 @dataclass(slots=True)
 class WakeupNode:
     """A node of a wakeup tree: the next step of thread ``tid`` and what it touches.
@@ -41,7 +46,7 @@ class WakeupNode:
 
     tid: int
     fp: Footprint
-    children: list[WakeupNode] = field(default_factory=list)
+    children: list[WakeupNode] = field(default_factory=lambda: LEAF)
     tail: tuple[tuple[int, Footprint], ...] = ()
 
 
@@ -49,14 +54,14 @@ def expand(node: WakeupNode) -> list[WakeupNode]:
     """The children of ``node``, materialising the first step of its compact tail."""
     if node.tail:
         t, fp = node.tail[0]
-        node.children = [WakeupNode(t, fp, [], node.tail[1:])]
+        node.children = [WakeupNode(t, fp, LEAF, node.tail[1:])]
         node.tail = ()
     return node.children
 
 
 def chain(w: Seq) -> WakeupNode:
     """A wakeup tree branch for the non-empty sequence ``w``."""
-    return WakeupNode(w[0][0], w[0][1], [], tuple(w[1:]))
+    return WakeupNode(w[0][0], w[0][1], LEAF, tuple(w[1:]))
 
 
 @dataclass(slots=True)
@@ -203,7 +208,8 @@ class HappensBefore:
 
 def copy_tree(nodes: list[WakeupNode]) -> list[WakeupNode]:
     """A deep copy of a wakeup (sub)tree."""
-    return [WakeupNode(n.tid, n.fp, copy_tree(n.children), n.tail) for n in nodes]
+    return [WakeupNode(n.tid, n.fp, copy_tree(n.children) if n.children else LEAF, n.tail)
+            for n in nodes]
 
 
 def _join(into: list[int], other: list[int]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from vmacheck.explore.core import Event, Execution, Footprint
 from vmacheck.explore.dpor import (
+    LEAF,
     HappensBefore,
     PrefixNode,
     Seq,
@@ -137,8 +138,8 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
             if d + 1 == len(stack):
                 sleep = {q: f for q, f in node.sleep.items() if q != ev.tid
                          and not conflict(f, ev.fp)}
-                stack.append(PrefixNode(sleep, chosen.children))
-                chosen.children = []
+                stack.append(PrefixNode(sleep, chosen.children or []))
+                chosen.children = LEAF
 
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
                                lockdep=lockdep, values=values)
@@ -157,6 +158,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
 def backtrack(st: DporState) -> None:
     """After an execution: move ``st`` to the next branch (the next value of a choice, else
     the next wakeup-tree child of the deepest node that has one), or mark it done."""
+    assert not LEAF, "a wakeup-tree leaf was given children in place"
     stack = st.stack
     while len(stack) > st.root + 1 and stack[-1].chosen is None:
         stack.pop()
