@@ -67,7 +67,7 @@ class DaskExecutor:
         return len(self.client.scheduler_info().get("workers", {}))
 
     def submit(self, unit: Unit) -> Any:
-        return self.client.submit(_dask_slice, self.digest, self.blob, unit, self.opts,
+        return self.client.submit(_dask_slice, self.digest, self.blob, unit, dict(self.opts),
                                   pure=False)
 
     def wait(self, handles: list[Any]) -> list[Any]:

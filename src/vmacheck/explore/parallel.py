@@ -101,7 +101,7 @@ class ForkPool:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
 
     def submit(self, unit: Unit) -> Future[SliceResult]:
-        return self.pool.submit(_pool_slice, unit, self.opts)
+        return self.pool.submit(_pool_slice, unit, dict(self.opts))
 
     def wait(self, handles: list[Any]) -> list[Any]:
         done, _ = wait(handles, return_when=FIRST_COMPLETED)
@@ -160,6 +160,9 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 unit = frontier.take()
                 if unit is None:
                     break
+                if max_executions is not None:  # no slice runs past the budget
+                    left = max(max_executions - counted, 1)
+                    opts["max_executions"] = min(SLICE_EXECUTIONS or left, left)
                 inflight[executor.submit(unit)] = unit
             if not inflight:
                 if not budget_left:
@@ -190,7 +193,7 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 last_report = now
                 progress(Progress(ran - frontier.discarded, len(found), now - start, steps,
                                   "dpor"))
-            if max_seconds is not None and now - start >= max_seconds and inflight:
+            if max_seconds is not None and now - start >= max_seconds:
                 stop = "max_seconds"
                 break
     except KeyboardInterrupt:
