@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from vmacheck.cli_support import Progress, UsageError, parse_config, selection_from_args
+from vmacheck.explore.units import SplitError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("missing command (choose from list, check, outcomes, diff, "
                              "replay; see --help)")
         return _dispatch(args)
-    except UsageError as err:
+    except (UsageError, SplitError) as err:
         print(f"vmacheck: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -14,11 +14,12 @@ import pickle
 import tempfile
 
 from vmacheck.explore.frontier import Frontier
+from vmacheck.explore.units import SplitError
 
 MAGIC = "vmacheck-checkpoint-1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SplitError):
     """The checkpoint file is not one this version of vmacheck wrote."""
 
 

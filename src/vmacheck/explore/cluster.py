@@ -19,7 +19,7 @@ import importlib
 from typing import Any
 
 from vmacheck.explore.runner import Model
-from vmacheck.explore.units import SliceResult, Unit, run_slice
+from vmacheck.explore.units import SliceResult, SplitError, Unit, run_slice
 
 _MODELS: dict[str, Model] = {}
 """Models already unpickled in this worker process, by digest."""
@@ -45,7 +45,7 @@ class DaskExecutor:
             cloudpickle: Any = importlib.import_module("cloudpickle")
             dist: Any = importlib.import_module("distributed")
         except ImportError:
-            raise ValueError("--scheduler needs Dask distributed: "
+            raise SplitError("--scheduler needs Dask distributed: "
                              "pip install 'vmacheck[cluster]'") from None
         self.cluster: Any = None
         if scheduler == "local":
@@ -57,7 +57,7 @@ class DaskExecutor:
             try:
                 self.client = dist.Client(scheduler, timeout=5)
             except (OSError, TimeoutError) as err:
-                raise ValueError(f"cannot reach the Dask scheduler {scheduler}: {err}") from None
+                raise SplitError(f"cannot reach the Dask scheduler {scheduler}: {err}") from None
         self.blob = cloudpickle.dumps(model)
         self.digest = hashlib.sha256(self.blob).hexdigest()
         self.opts = opts

@@ -22,6 +22,11 @@ from vmacheck.explore.modes import DporState, dpor
 from vmacheck.explore.runner import Model
 from vmacheck.explore.schedule import format_schedule
 
+
+class SplitError(ValueError):
+    """A split exploration cannot run: an unreadable checkpoint, an unreachable scheduler."""
+
+
 FindingKey = tuple[object, ...]
 Key = tuple[int, ...]
 """Order key: where an execution comes in the sequential explorer's order (roughly)."""
