@@ -31,13 +31,8 @@ peak = [0]
 calls = [0]
 original = getattr(modes, "backtrack", None)
 
-def count(nodes):
-    n, todo = 0, list(nodes)
-    while todo:
-        x = todo.pop()
-        n += 1 + len(x.tail)
-        todo.extend(x.children)
-    return n
+def count(nodes):  # recursive: no transient list as large as the tree
+    return sum(1 + len(x.tail) + count(x.children) for x in nodes)
 
 def sampled(st):
     calls[0] += 1

@@ -40,7 +40,8 @@ class _Seen:
 class _Tally:
     findings: dict[tuple[object, ...], _Seen] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
-    first: dict[str, str] = field(default_factory=dict)  # per outcome, its first schedule
+    first: dict[str, bytes | str] = field(default_factory=dict)
+    """Per outcome, its first schedule (see :func:`_compact`)."""
     executions: int = 0
     blocked: int = 0
     steps: int = 0
@@ -120,7 +121,7 @@ def explore(
                 n = tally.outcomes.get(label)
                 if n is None:
                     tally.outcomes[label] = 1
-                    tally.first[label] = format_schedule(sched, ex.choices)
+                    tally.first[label] = _compact(sched, ex.choices)
                 else:
                     tally.outcomes[label] = n + 1
             if keep_log:
@@ -150,10 +151,22 @@ def explore(
     findings = [_finalise(model, key, seen, max_steps, minimise and stop != "interrupted")
                 for key, seen in tally.findings.items()]
     findings.extend(_lock_order_findings(graph, tally, model, max_steps))
-    outcomes = tuple(Outcome(label, tally.outcomes[label], tally.first.pop(label))
+    outcomes = tuple(Outcome(label, tally.outcomes[label], _text(tally.first.pop(label)))
                      for label in sorted(tally.outcomes))
     return Result(mode, complete, tally.executions, tally.blocked, tally.steps, seconds,
                   tuple(findings), outcomes, stop, tuple(tally.log))
+
+
+def _compact(sched: list[int], choices: dict[int, int]) -> bytes | str:
+    """A schedule as one byte per step when it can be (an outcome table keeps one schedule
+    per distinct outcome, and some models have tens of thousands of outcomes)."""
+    if not choices and (not sched or max(sched) < 256):
+        return bytes(sched)
+    return format_schedule(sched, choices)
+
+
+def _text(first: bytes | str) -> str:
+    return format_schedule(list(first)) if isinstance(first, bytes) else first
 
 
 def _strategy(model: Model, mode: str, seed: int, max_steps: int, depth: int, bound: int,
