@@ -198,10 +198,10 @@ class Frontier:
 
     # -- results ---------------------------------------------------------------------------
     def finish(self, unit: Unit, tally: Tally, escaped: list[tuple[int, Seq]],
-               split: bool) -> None:
+               split: bool, want: int = 2) -> None:
         """A unit ran a slice: keep its tallies with its entry, insert its escaped races,
-        requeue what is left of it (split at its topmost node with pending work when
-        ``split``: idle workers are waiting)."""
+        requeue what is left of it; when ``split`` (idle workers are waiting), first hand out
+        its pending work, topmost node first, until ``want`` more items are queued."""
         self.running.pop(unit.uid, None)
         if not self.live(unit.uid):
             self.discarded += tally.executions
@@ -224,10 +224,15 @@ class Frontier:
             return
         if unit.state.done:
             del self.anchors[unit.uid]
-        elif split:
-            self._split(unit)
-        else:
-            self._push(unit)
+            return
+        start = len(self.queue)
+        while split and len(self.queue) < start + want:
+            step = self._split(unit)
+            if step == "gone":
+                return
+            if step == "none":
+                break
+        self._push(unit)
 
     def _insert(self, cn: CNode, i: int, v: Seq) -> None:
         if any(weak_initial(q, fq, v) for q, fq in cn.sleep_for(i).items()):
@@ -288,7 +293,9 @@ class Frontier:
             for below in e.below:
                 self._kill(below)
 
-    def _split(self, unit: Unit) -> None:
+    def _split(self, unit: Unit) -> str:
+        """Hand out the pending work at the unit's topmost node that has some: "none" when
+        there is none, "gone" when nothing is left in progress, else "split"."""
         st = unit.state
         stack = st.stack
         r = st.root
@@ -302,8 +309,7 @@ class Frontier:
                 j = d
                 break
         if j < 0:
-            self._push(unit)
-            return
+            return "none"
         self.splits += 1
         anchor = self.anchors[unit.uid]
         if j == r:  # hand out the root step's later values
@@ -315,8 +321,7 @@ class Frontier:
                                     st.stop, node.nvalues))
             st.stop = node.value + 1
             self._push((cn, len(cn.entries) - 1))
-            self._push(unit)
-            return
+            return "split"
         path = path_of(stack, j)
         key = (*unit.key, unit.counter)
         for d in range(r + 1, j + 1):
@@ -343,14 +348,14 @@ class Frontier:
         node = stack[j]
         if node.chosen is None:  # nothing in progress there: the unit is all handed out
             del self.anchors[unit.uid]
-            return
+            return "gone"
         st.stack = [*frozen(path, [n.sleep for n in stack[:j]]), *stack[j:]]
         st.root = j
         st.stop = node.value + 1
         unit.key = (*anchor[-1][0].key, 0)
         unit.counter = 0
         self.anchors[unit.uid] = anchor
-        self._push(unit)
+        return "split"
 
     def tally(self) -> Tally:
         """Everything found, over the entries that were not rolled back."""

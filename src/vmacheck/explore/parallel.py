@@ -160,6 +160,10 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 unit = frontier.take()
                 if unit is None:
                     break
+                # short slices while workers wait for work (a slice's return is when its
+                # unit can be split), long ones when there is plenty queued
+                opts["seconds"] = SLICE_SECONDS if frontier.pending() >= workers \
+                    else SLICE_SECONDS / 4
                 if max_executions is not None:  # no slice runs past the budget
                     left = max(max_executions - counted, 1)
                     opts["max_executions"] = min(SLICE_EXECUTIONS or left, left)
@@ -184,7 +188,7 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 found.update(res.tally.findings)
                 idle = workers - len(inflight) - frontier.pending()
                 frontier.finish(res.unit, res.tally, res.escaped,
-                                split=idle > 0 and workers > 1)
+                                split=idle > 0 and workers > 1, want=2 * workers)
             now = time.monotonic()
             if checkpoint is not None and now - last_save >= CHECKPOINT_SECONDS:
                 last_save = now
