@@ -50,6 +50,16 @@ class WakeupNode:
     tail: tuple[tuple[int, Footprint], ...] = ()
 
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # compact pickles for work units, and leaves share LEAF again once unpickled
+        return (_node, (self.tid, self.fp, self.children or None, self.tail))
+
+
+def _node(tid: int, fp: Footprint, children: list[WakeupNode] | None,
+          tail: tuple[tuple[int, Footprint], ...]) -> WakeupNode:
+    return WakeupNode(tid, fp, LEAF if children is None else children, tail)
+
+
 def expand(node: WakeupNode) -> list[WakeupNode]:
     """The children of ``node``, materialising the first step of its compact tail."""
     if node.tail:
