@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from vmacheck.cli_support import Progress, UsageError, parse_config, selection_from_args
 from vmacheck.explore.memory import MEMORY_MODELS, using
+from vmacheck.explore.units import SplitError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -57,6 +58,14 @@ def _common(p: argparse.ArgumentParser, *, budgets: bool = True) -> None:
         p.add_argument("--preemption-bound", type=int, default=2, metavar="K")
         p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                        help="run the runs on N processes (default: the number of CPUs)")
+        p.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="split each dpor exploration across N processes")
+        p.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the work units on a Dask scheduler (tcp://HOST:PORT, or "
+                            "'local' for a local cluster of --workers processes)")
+        p.add_argument("--checkpoint", metavar="FILE",
+                       help="save each dpor run's frontier to FILE.<scenario>-<digest> "
+                            "every few seconds, and resume from it")
         p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
         p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 file")
 
@@ -106,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("missing command (choose from list, check, outcomes, diff, "
                              "replay, litmus; see --help)")
         return _dispatch(args)
-    except UsageError as err:
+    except (UsageError, SplitError) as err:
         print(f"vmacheck: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -174,6 +183,14 @@ def _explore_options(args: argparse.Namespace) -> dict[str, Any]:
                             "preemption_bound": args.preemption_bound}
     if args.max_steps is not None:
         opts["max_steps"] = args.max_steps
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if (args.workers != 1 or args.scheduler or args.checkpoint) and args.mode != "dpor":
+        raise UsageError("--workers, --scheduler and --checkpoint split a dpor exploration "
+                         "(--mode dpor)")
+    for name in ("workers", "scheduler", "checkpoint"):
+        if getattr(args, name) not in (None, 1):
+            opts[name] = getattr(args, name)
     return opts
 
 

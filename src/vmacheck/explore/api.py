@@ -44,7 +44,9 @@ class _Seen:
 @dataclass(slots=True)
 class _Tally:
     findings: dict[tuple[object, ...], _Seen] = field(default_factory=dict)
-    outcomes: dict[str, list[object]] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    first: dict[str, bytes | str] = field(default_factory=dict)
+    """Per outcome, its first schedule (see :func:`_compact`)."""
     executions: int = 0
     blocked: int = 0
     steps: int = 0
@@ -75,6 +77,9 @@ def _explore(
     keep_log: bool = False,
     progress: Callable[[Progress], None] | None = None,
     progress_every: float = 0.5,
+    workers: int = 1,
+    scheduler: str | None = None,
+    checkpoint: str | None = None,
 ) -> Result:
     """Explore the interleavings of ``model`` and report what was found.
 
@@ -83,11 +88,26 @@ def _explore(
     most ``preemption_bound`` preemptions).  The sampling modes need ``max_executions`` or
     ``max_seconds``.  A KeyboardInterrupt stops the run and still returns what was found,
     marked incomplete.
+
+    ``workers``, ``scheduler`` and ``checkpoint`` split a ``dpor`` exploration into work units
+    (:mod:`vmacheck.explore.parallel`): run in ``workers`` forked processes, on a Dask
+    scheduler (``"tcp://HOST:PORT"``, or ``"local"`` for a local cluster), and/or saved to and
+    resumed from a checkpoint file.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode in ("random", "pct") and max_executions is None and max_seconds is None:
         raise ValueError(f"mode {mode!r} samples forever: give max_executions or max_seconds")
+    if workers != 1 or scheduler is not None or checkpoint is not None:
+        if mode != "dpor" or workers < 1:
+            raise ValueError("workers, scheduler and checkpoint split a dpor exploration: "
+                             "use mode 'dpor' and workers >= 1")
+        from vmacheck.explore.parallel import explore_split
+
+        return explore_split(model, max_steps=max_steps, max_executions=max_executions,
+                             max_seconds=max_seconds, minimise=minimise, keep_log=keep_log,
+                             progress=progress, progress_every=progress_every,
+                             workers=workers, scheduler=scheduler, checkpoint=checkpoint)
     graph = LockGraph()
     graph.execution = 1
     runs = _strategy(model, mode, seed, max_steps, pct_depth, preemption_bound, graph)
@@ -113,9 +133,12 @@ def _explore(
             # a sleep-set-blocked execution stopped part way: it reached no end state
             label = "" if blocked else ex.outcome()
             if not blocked and (label or ex.outcome_fns or ex.labels):
-                entry = tally.outcomes.setdefault(label,
-                                                  [0, format_schedule(sched, ex.choices)])
-                entry[0] = int(entry[0]) + 1  # type: ignore[call-overload]
+                n = tally.outcomes.get(label)
+                if n is None:
+                    tally.outcomes[label] = 1
+                    tally.first[label] = _compact(sched, ex.choices)
+                else:
+                    tally.outcomes[label] = n + 1
             if keep_log:
                 tally.log.append(format_schedule(sched, ex.choices))
             if len(graph.edges) != edges_seen:
@@ -143,10 +166,22 @@ def _explore(
     findings = _finalise_all(model, tally, max_steps, minimise and stop != "interrupted",
                              seconds, max_executions, max_seconds, progress, mode)
     findings.extend(_lock_order_findings(graph, tally, model, max_steps))
-    outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))  # type: ignore[call-overload]
-                     for label, v in sorted(tally.outcomes.items()))
+    outcomes = tuple(Outcome(label, tally.outcomes[label], _text(tally.first.pop(label)))
+                     for label in sorted(tally.outcomes))
     return Result(mode, complete, tally.executions, tally.blocked, tally.steps, seconds,
                   tuple(findings), outcomes, stop, tuple(tally.log), active_memory_model())
+
+
+def _compact(sched: list[int], choices: dict[int, int]) -> bytes | str:
+    """A schedule as one byte per step when it can be (an outcome table keeps one schedule
+    per distinct outcome, and some models have tens of thousands of outcomes)."""
+    if not choices and (not sched or max(sched) < 256):
+        return bytes(sched)
+    return format_schedule(sched, choices)
+
+
+def _text(first: bytes | str) -> str:
+    return format_schedule(list(first)) if isinstance(first, bytes) else first
 
 
 def _strategy(model: Model, mode: str, seed: int, max_steps: int, depth: int, bound: int,

@@ -31,13 +31,47 @@ def conflict(a: Footprint, b: Footprint) -> bool:
     return False
 
 
+LEAF: list[WakeupNode] = []
+"""The children of every leaf, shared (one empty list instead of one per leaf): never
+appended to; code that appends to a node's children does so only when it has some."""
+
+
 @dataclass(slots=True)
 class WakeupNode:
-    """A node of a wakeup tree: the next step of thread ``tid`` and what it touches."""
+    """A node of a wakeup tree: the next step of thread ``tid`` and what it touches.
+
+    A branch that has not forked yet is kept compact: ``tail`` holds the steps after this one
+    as ``(thread, footprint)`` pairs (and ``children`` is empty) until :func:`expand` turns
+    its first step into a child node.  Most of a wakeup tree is such chains."""
 
     tid: int
     fp: Footprint
-    children: list[WakeupNode] = field(default_factory=list)
+    children: list[WakeupNode] = field(default_factory=lambda: LEAF)
+    tail: tuple[tuple[int, Footprint], ...] = ()
+
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # compact pickles for work units, and leaves share LEAF again once unpickled
+        return (_node, (self.tid, self.fp, self.children or None, self.tail))
+
+
+def _node(tid: int, fp: Footprint, children: list[WakeupNode] | None,
+          tail: tuple[tuple[int, Footprint], ...]) -> WakeupNode:
+    return WakeupNode(tid, fp, LEAF if children is None else children, tail)
+
+
+def expand(node: WakeupNode) -> list[WakeupNode]:
+    """The children of ``node``, materialising the first step of its compact tail."""
+    if node.tail:
+        t, fp = node.tail[0]
+        node.children = [WakeupNode(t, fp, LEAF, node.tail[1:])]
+        node.tail = ()
+    return node.children
+
+
+def chain(w: Seq) -> WakeupNode:
+    """A wakeup tree branch for the non-empty sequence ``w``."""
+    return WakeupNode(w[0][0], w[0][1], LEAF, tuple(w[1:]))
 
 
 @dataclass(slots=True)
@@ -184,7 +218,8 @@ class HappensBefore:
 
 def copy_tree(nodes: list[WakeupNode]) -> list[WakeupNode]:
     """A deep copy of a wakeup (sub)tree."""
-    return [WakeupNode(n.tid, n.fp, copy_tree(n.children)) for n in nodes]
+    return [WakeupNode(n.tid, n.fp, copy_tree(n.children) if n.children else LEAF, n.tail)
+            for n in nodes]
 
 
 def _join(into: list[int], other: list[int]) -> None:
@@ -228,21 +263,15 @@ def insert(node: PrefixNode, v: Seq) -> bool:
     while True:
         for child in children:
             if weak_initial(child.tid, child.fp, w):
-                if not child.children:
+                if not (child.children or child.tail):
                     return False
                 w = _without_first(w, child.tid)
-                children = child.children
+                children = expand(child)
                 break
         else:
             if not w:
                 return False
-            head = WakeupNode(w[0][0], w[0][1])
-            tail = head
-            for t, fp in w[1:]:
-                nxt = WakeupNode(t, fp)
-                tail.children.append(nxt)
-                tail = nxt
-            children.append(head)
+            children.append(chain(w))
             return True
 
 
@@ -265,8 +294,16 @@ def _states_before(hb: HappensBefore, ex: Execution, fp: Footprint, e: int, e2: 
     return out
 
 
-def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> int:
-    """At the end of an execution, turn each reversible race into a wakeup sequence."""
+def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
+                  root: int = -1, escaped: list[tuple[int, Seq]] | None = None,
+                  pairs: dict[tuple[int, Footprint], tuple[int, Footprint]] | None = None
+                  ) -> int:
+    """At the end of an execution, turn each reversible race into a wakeup sequence.  A race
+    whose reversal point is at or above ``root`` (a node a work unit does not own) goes to
+    ``escaped`` as ``(step index, sequence)`` for its owner to insert.  ``pairs`` interns the
+    ``(thread, footprint)`` steps of the sequences (wakeup trees keep many copies)."""
+    if pairs is None:
+        pairs = {}
     inserted = 0
     events = ex.events
     n = len(events)
@@ -289,13 +326,18 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution) -> 
             if et < len(c) and c[et] >= eseq:
                 continue
             notdep.add(x)
-            ev = events[x]
-            v.append((ev.tid, ev.fp))
+            pair = (events[x].tid, events[x].fp)
+            v.append(pairs.setdefault(pair, pair))
         op = events[e2].op if e2 < n else ex.threads[p].pending
         if op is not None and op.footprint_varies:
             fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)
-        v.append((p, fp))
+        last = (p, fp)
+        v.append(pairs.setdefault(last, last))
         if any(weak_initial(q, fq, v) for q, fq in node.sleep.items()):
+            continue
+        if e <= root:
+            if escaped is not None:
+                escaped.append((e, v))
             continue
         if insert(node, v):
             inserted += 1

@@ -8,42 +8,76 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from vmacheck.explore.core import Event, Execution
+from vmacheck.explore.core import Event, Execution, Footprint
 from vmacheck.explore.dpor import (
+    LEAF,
     HappensBefore,
     PrefixNode,
+    Seq,
     WakeupNode,
     analyse_races,
     conflict,
     copy_tree,
+    expand,
 )
 from vmacheck.explore.runner import Model, NondeterministicModel, run_one
 
 Run = tuple[Execution, list[int], bool]
 
 
-def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
-    """Optimal DPOR (source sets + wakeup trees); one execution per Mazurkiewicz trace."""
-    stack: list[PrefixNode] = [PrefixNode({}, [])]
-    replay_len = 0
+@dataclass(slots=True)
+class DporState:
+    """The frontier of an optimal-DPOR exploration at an execution boundary.
+
+    ``stack`` holds one :class:`PrefixNode` per step of the current prefix; the next execution
+    replays its first ``replay_len`` steps and branches at node ``replay_len``.  A work unit of
+    a split exploration (:mod:`vmacheck.explore.parallel`) explores the subtree under one step
+    of node ``root``: nodes above ``root`` replay a fixed path, races whose reversal point is at
+    or above ``root`` are handed back in ``escaped`` (the coordinator owns those nodes), and at
+    ``root`` only the values below ``stop`` (0: every value) of the chosen step are explored.
+    The sequential explorer is the unit with ``root = -1``.
+    """
+
+    stack: list[PrefixNode]
+    replay_len: int = 0
+    root: int = -1
+    stop: int = 0
+    escaped: list[tuple[int, Seq]] = field(default_factory=list)
     shape: tuple[tuple[str, ...], int] | None = None
-    while True:
+    done: bool = False
+
+
+def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
+         state: DporState | None = None) -> Iterator[Run]:
+    """Optimal DPOR (source sets + wakeup trees); one execution per Mazurkiewicz trace.
+
+    With ``state``, explore from that frontier (and keep it up to date: after each yielded run
+    it describes exactly what is left to explore)."""
+    st = DporState([PrefixNode({}, [])]) if state is None else state
+    stack = st.stack
+    # one footprint object per distinct footprint: the wakeup trees and sleep sets that hold
+    # thousands of them share it (memory, and smaller pickles of work units)
+    interned: dict[Footprint, Footprint] = {}
+    pairs: dict[tuple[int, Footprint], tuple[int, Footprint]] = {}
+    while not st.done:
         hb = HappensBefore()
         blocked = False
+        replay_len = st.replay_len
 
         def choose(ex: Execution, en: list[int], depth: int) -> int | None:
-            nonlocal blocked, shape
+            nonlocal blocked
             if depth == 0:
                 now = (tuple(t.name for t in ex.threads), len(ex.objects))
-                if shape is None:
-                    shape = now
-                elif now != shape:
+                if st.shape is None:
+                    st.shape = now
+                elif now != st.shape:
                     raise NondeterministicModel(
                         f"the model built {len(now[0])} threads {list(now[0])} and "
-                        f"{now[1]} shared objects, but {len(shape[0])} threads "
-                        f"{list(shape[0])} and {shape[1]} objects on its first run; "
+                        f"{now[1]} shared objects, but {len(st.shape[0])} threads "
+                        f"{list(st.shape[0])} and {st.shape[1]} objects on its first run; "
                         "the model must build the same state on every run")
             node = stack[depth]
             if node.revalue:  # the same step again, with its choice's next value
@@ -86,6 +120,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
             return node.value
 
         def listener(ex: Execution, ev: Event) -> None:
+            ev.fp = interned.setdefault(ev.fp, ev.fp)
             hb.on_step(ex, ev)
             d = ev.index
             node = stack[d]
@@ -96,13 +131,15 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
                     f"replay diverged at step {d + 1}: thread {ev.tid} touched different "
                     "objects than before; the model must build the same state on every run")
             chosen.fp = ev.fp
+            if chosen.tail:
+                expand(chosen)
             if node.nvalues > 1 and node.saved is None:
                 node.saved = copy_tree(chosen.children)
             if d + 1 == len(stack):
                 sleep = {q: f for q, f in node.sleep.items() if q != ev.tid
                          and not conflict(f, ev.fp)}
-                stack.append(PrefixNode(sleep, chosen.children))
-                chosen.children = []
+                stack.append(PrefixNode(sleep, chosen.children or []))
+                chosen.children = LEAF
 
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
                                lockdep=lockdep, values=values)
@@ -113,29 +150,40 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
             for t in ex.threads:
                 if t.live and t.pending is not None and not ex.is_enabled(t.tid):
                     hb.on_pending(ex, t.tid)
-        analyse_races(stack, hb, ex)
+        analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped, pairs=pairs)
+        backtrack(st)
         yield ex, sched, blocked
-        while stack and stack[-1].chosen is None:
-            stack.pop()
-        while stack:
-            node = stack[-1]
-            c = node.chosen
-            assert c is not None
-            if node.value + 1 < node.nvalues:
-                node.value += 1
-                node.revalue = True
-                replay_len = len(stack) - 1
-                break
-            node.sleep[c.tid] = c.fp
-            node.chosen = None
-            node.value = node.nvalues = 0
-            node.saved = None
-            if node.wut:
-                replay_len = len(stack) - 1
-                break
-            stack.pop()
-        if not stack:
+
+
+def backtrack(st: DporState) -> None:
+    """After an execution: move ``st`` to the next branch (the next value of a choice, else
+    the next wakeup-tree child of the deepest node that has one), or mark it done."""
+    assert not LEAF, "a wakeup-tree leaf was given children in place"
+    stack = st.stack
+    while len(stack) > st.root + 1 and stack[-1].chosen is None:
+        stack.pop()
+    while stack and len(stack) > st.root:
+        d = len(stack) - 1
+        node = stack[-1]
+        c = node.chosen
+        assert c is not None
+        limit = node.nvalues if d != st.root or not st.stop else min(node.nvalues, st.stop)
+        if node.value + 1 < limit:
+            node.value += 1
+            node.revalue = True
+            st.replay_len = d
             return
+        if d == st.root:
+            break
+        node.sleep[c.tid] = c.fp
+        node.chosen = None
+        node.value = node.nvalues = 0
+        node.saved = None
+        if node.wut:
+            st.replay_len = d
+            return
+        stack.pop()
+    st.done = True
 
 
 def random_walk(model: Model, *, seed: int, max_steps: int, lockdep: Any = None) -> Iterator[Run]:

@@ -9,6 +9,7 @@ imports them.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
@@ -129,6 +130,9 @@ def run(
     """Explore ``scenario`` with the given versions selected (exhaustive DPOR by default).
 
     Returns the :class:`vmacheck.Result`.  ``explore_options`` go to :func:`vmacheck.explore`.
+    With a ``checkpoint`` path, each scenario and selection saves to its own file (the path
+    plus ``.`` and the scenario name and a digest of the selection); with a Dask
+    ``scheduler``, the model travels as a :class:`SelectedModel`.
     """
     from vmacheck.explore import explore
     from vmacheck.kernel.variants import Selection, select
@@ -136,5 +140,31 @@ def run(
     s = get(scenario) if isinstance(scenario, str) else scenario
     selection = Selection(dict(variants or {}), {**s.config, **(config or {})})
     explore_options.setdefault("max_steps", s.max_steps)
+    if explore_options.get("checkpoint"):
+        digest = hashlib.sha256(repr((sorted(selection.variants.items()),
+                                      sorted(selection.config.items()))).encode()).hexdigest()
+        explore_options["checkpoint"] = f"{explore_options['checkpoint']}.{s.name}-{digest[:10]}"
+    model: Callable[[], Iterable[Any]] = s.build
+    if explore_options.get("scheduler"):
+        model = SelectedModel(s.name, selection)
     with select(selection):
-        return explore(s.build, **explore_options)
+        return explore(model, **explore_options)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedModel:
+    """A scenario's model under a selection of versions, as a picklable callable: it reaches
+    a Dask worker as the scenario's name and the selection, and makes that selection the
+    active one in the worker before it builds the model.  (Versions loaded from a variant
+    file exist only where the file was loaded.)"""
+
+    scenario: str
+    selection: Any
+
+    def __call__(self) -> Iterable[Any]:
+        from vmacheck.kernel import variants
+
+        if self.scenario not in _SCENARIOS:
+            load_all()
+        variants._ACTIVE = self.selection  # this process runs this selection's units
+        return get(self.scenario).build()

@@ -1,0 +1,376 @@
+"""The coordinator's side of a split DPOR exploration: the top of the tree and its work units.
+
+A *work unit* is a subtree of the optimal-DPOR tree: the path to one node (the thread and
+choice value of each step, replayed), the sleep set at that node, the step explored from it
+(with its wakeup subtree, or a range of its choice values) and, once it has run for a while,
+the unit's own exploration frontier below (:class:`vmacheck.explore.modes.DporState`).  Units
+run anywhere (another process, a Dask worker) and hand back their tallies, their remaining
+frontier, and the races whose reversal point lies at or above their root ("escaped" races).
+
+The nodes above every unit are *coordinator nodes* (:class:`CNode`).  Each has the sleep set it
+had when it was split off a unit and an ordered list of :class:`Entry` (one per step explored
+from it: running or done units, and pending wakeup sequences).  An escaped race is inserted
+at its node exactly as the sequential explorer would insert it while that entry was being
+explored: it is redundant if a thread of the node's sleep set or of an earlier entry is a weak
+initial of it; it is covered (or descends into the pending wakeup subtree) when a later entry
+is a weak initial; otherwise it becomes a new pending entry.  Because every unit uses the
+sleep set of the entries ordered before it, two units never explore equivalent executions.
+
+Later entries may start while earlier ones still run (that is the parallelism), so a race
+found under an earlier entry may have to extend the wakeup subtree of a later entry that is
+already out (the sequential explorer would have added it before that entry started).  The
+coordinator keeps each handed-out entry's wakeup subtree and replays the insertion on it:
+when it is covered nothing changes; when it adds a branch, the later entry is *rolled back*:
+everything found under it is discarded, its units are cancelled, and it is handed out again
+with the extended wakeup subtree, exactly as the sequential explorer would have explored it.
+What was discarded is counted (:attr:`Frontier.discarded`): it is the redundancy of the split,
+spent CPU only; the executions, outcomes and findings reported are those of the sequential
+explorer.  Tallies are kept per entry until the end for that reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from vmacheck.explore.core import Footprint
+from vmacheck.explore.dpor import (
+    PrefixNode,
+    Seq,
+    WakeupNode,
+    _without_first,
+    chain,
+    copy_tree,
+    expand,
+    insert,
+    weak_initial,
+)
+from vmacheck.explore.modes import DporState
+from vmacheck.explore.units import Key, Tally, Unit
+
+Step = tuple[int, Footprint, int, int]
+"""A step of a unit's path: thread, footprint, choice value, number of values."""
+
+
+@dataclass(slots=True)
+class Entry:
+    """One step explored from a coordinator node: a pending wakeup sequence (``hint`` is its
+    wakeup subtree) or, once handed out (``hint`` None), a unit's root step."""
+
+    tid: int
+    fp: Footprint
+    key: Key
+    hint: list[WakeupNode] | None
+    orig: list[WakeupNode] | None = None
+    """Once handed out: (a copy of) the wakeup subtree it was handed out with."""
+    start: int = 0
+    stop: int = 0
+    nvalues: int = 0
+    gen: int = 0
+    below: list[CNode] = field(default_factory=list)
+    tally: Tally | None = None
+    dead: bool = False
+
+
+@dataclass(slots=True)
+class CNode:
+    """A node of the DPOR tree owned by the coordinator."""
+
+    depth: int
+    sleep: dict[int, Footprint]
+    prefix: list[Step]
+    key: Key
+    up: list[tuple[CNode, int, int]]
+    """The coordinator nodes above, with the entry the path to this node takes at each."""
+    entries: list[Entry] = field(default_factory=list)
+    dead: bool = False
+
+    def sleep_for(self, i: int) -> dict[int, Footprint]:
+        """The sleep set entry ``i`` is explored with: the node's, plus every thread of an
+        earlier entry (all their values come first in the sequential order)."""
+        me = self.entries[i].tid
+        out = dict(self.sleep)
+        for e in self.entries[:i]:
+            if e.tid != me and not e.dead:
+                out[e.tid] = e.fp
+        return out
+
+
+def frozen(steps: list[Step], sleeps: list[dict[int, Footprint]]) -> list[PrefixNode]:
+    """Prefix nodes that replay ``steps`` and are never explored from; each keeps the sleep
+    set its step was explored with, so that a unit drops the races it would hand back only
+    for the coordinator to find them redundant."""
+    return [PrefixNode(sl, [], WakeupNode(t, fp), v, n, False, [])
+            for (t, fp, v, n), sl in zip(steps, sleeps, strict=True)]
+
+
+def path_of(stack: list[PrefixNode], upto: int) -> list[Step]:
+    out: list[Step] = []
+    for node in stack[:upto]:
+        assert node.chosen is not None
+        out.append((node.chosen.tid, node.chosen.fp, node.value, node.nvalues))
+    return out
+
+
+Anchor = list[tuple[CNode, int, int]]
+"""A unit's path through the coordinator: node, entry index and the entry's generation."""
+
+
+class Frontier:
+    """Coordinator nodes, pending entries and units, and the counters of race insertion."""
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[Key, int, Unit | tuple[CNode, int]]] = []
+        self.anchors: dict[int, Anchor] = {}
+        self.running: dict[int, Unit] = {}
+        self.cnodes: list[CNode] = []
+        self.top = Tally()
+        self.next_uid = 0
+        self.ran = 0
+        self.seq = 0
+        self.inserted = self.redundant = self.covered = 0
+        self.rollbacks = self.discarded = self.splits = 0
+        self._push(self._new_unit((), DporState([PrefixNode({}, [])]), []))
+
+    # -- queue -----------------------------------------------------------------------------
+    def _new_unit(self, key: Key, state: DporState, anchor: Anchor) -> Unit:
+        u = Unit(self.next_uid, key, state)
+        self.next_uid += 1
+        self.anchors[u.uid] = anchor
+        return u
+
+    def _push(self, item: Unit | tuple[CNode, int]) -> None:
+        key = item.key if isinstance(item, Unit) else item[0].entries[item[1]].key
+        self.seq += 1
+        heapq.heappush(self.queue, (key, self.seq, item))
+
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def take(self) -> Unit | None:
+        """The pending work that comes first in the sequential order, as a unit (it is
+        recorded as running until :meth:`finish` or :meth:`requeue_running`)."""
+        while self.queue:
+            _, _, item = heapq.heappop(self.queue)
+            if isinstance(item, Unit):
+                if not self.live(item.uid):
+                    self.anchors.pop(item.uid, None)
+                    continue
+                unit = item
+            else:
+                node, idx = item
+                e = node.entries[idx]
+                if node.dead or e.dead or e.hint is None:
+                    continue
+                unit = self._entry_unit(node, idx)
+            self.running[unit.uid] = unit
+            return unit
+        return None
+
+    def requeue_running(self) -> None:
+        """Put every running unit back (its worker died, or the run resumes from a file)."""
+        for unit in self.running.values():
+            self._push(unit)
+        self.running.clear()
+
+    def live(self, uid: int) -> bool:
+        """False once the unit was cancelled by a roll-back above it."""
+        anchor = self.anchors.get(uid)
+        if anchor is None:
+            return False
+        return all(not cn.dead and cn.entries[i].gen == g and not cn.entries[i].dead
+                   for cn, i, g in anchor)
+
+    def _entry_unit(self, cn: CNode, i: int) -> Unit:
+        e = cn.entries[i]
+        sleep = cn.sleep_for(i)
+        hint = e.hint or []
+        e.orig = hint  # units run on a copy (pickled to a worker), never on this tree
+        e.hint = None
+        if e.start == 0:
+            root = PrefixNode(sleep, [WakeupNode(e.tid, e.fp, hint)])
+        else:
+            root = PrefixNode(sleep, [], WakeupNode(e.tid, e.fp), e.start, e.nvalues, True, hint)
+        sleeps = [up.sleep_for(k) for up, k, _ in cn.up]
+        state = DporState([*frozen(cn.prefix, sleeps), root], replay_len=cn.depth,
+                          root=cn.depth, stop=e.stop)
+        return self._new_unit(e.key, state, [*cn.up, (cn, i, e.gen)])
+
+    # -- results ---------------------------------------------------------------------------
+    def finish(self, unit: Unit, tally: Tally, escaped: list[tuple[int, Seq]],
+               split: bool, want: int = 2) -> None:
+        """A unit ran a slice: keep its tallies with its entry, insert its escaped races,
+        requeue what is left of it; when ``split`` (idle workers are waiting), first hand out
+        its pending work, topmost node first, until ``want`` more items are queued."""
+        self.running.pop(unit.uid, None)
+        if not self.live(unit.uid):
+            self.discarded += tally.executions
+            self.anchors.pop(unit.uid, None)
+            return
+        anchor = self.anchors[unit.uid]
+        if anchor:
+            cn, i, _ = anchor[-1]
+            e = cn.entries[i]
+            if e.tally is None:
+                e.tally = Tally()
+            e.tally.merge(tally)
+        else:
+            self.top.merge(tally)
+        for d, v in escaped:
+            cn, i, _ = anchor[d]
+            self._insert(cn, i, v)
+        if not self.live(unit.uid):  # an insertion rolled back an entry above it
+            self.anchors.pop(unit.uid, None)
+            return
+        if unit.state.done:
+            del self.anchors[unit.uid]
+            return
+        start = len(self.queue)
+        while split and len(self.queue) < start + want:
+            step = self._split(unit)
+            if step == "gone":
+                return
+            if step == "none":
+                break
+        self._push(unit)
+
+    def _insert(self, cn: CNode, i: int, v: Seq) -> None:
+        if any(weak_initial(q, fq, v) for q, fq in cn.sleep_for(i).items()):
+            self.redundant += 1
+            return
+        seen = {cn.entries[i].tid}
+        for j in range(i + 1, len(cn.entries)):
+            e = cn.entries[j]
+            if e.tid in seen or e.dead:
+                continue
+            seen.add(e.tid)
+            if not weak_initial(e.tid, e.fp, v):
+                continue
+            tree = e.hint if e.hint is not None else e.orig
+            assert tree is not None
+            if tree and insert(PrefixNode({}, tree), _without_first(v, e.tid)):
+                self.inserted += 1
+                if e.hint is None:
+                    self._rollback(cn, j)
+            else:
+                self.covered += 1
+            return
+        head = v[0]
+        hint = [chain(v[1:])] if len(v) > 1 else []
+        cn.entries.append(Entry(head[0], head[1], (*cn.key, len(cn.entries)), hint))
+        self.inserted += 1
+        self._push((cn, len(cn.entries) - 1))
+
+    def _rollback(self, cn: CNode, j: int) -> None:
+        """Entry ``j`` was handed out with a wakeup subtree that has now grown: discard what
+        was found under it (and under its later values) and hand it out again."""
+        self.rollbacks += 1
+        x = cn.entries[j]
+        for e in cn.entries[j:]:
+            if e.tid != x.tid or e.dead:
+                continue
+            if e.tally is not None:
+                self.discarded += e.tally.executions
+                e.tally = None
+            for below in e.below:
+                self._kill(below)
+            e.below = []
+            if e is not x:
+                e.dead = True
+                e.hint = None
+        x.gen += 1
+        x.hint = x.orig
+        x.orig = None
+        x.start = x.stop = 0
+        self._push((cn, j))
+
+    def _kill(self, cn: CNode) -> None:
+        cn.dead = True
+        for e in cn.entries:
+            if e.tally is not None:
+                self.discarded += e.tally.executions
+                e.tally = None
+            for below in e.below:
+                self._kill(below)
+
+    def _split(self, unit: Unit) -> str:
+        """Hand out the pending work at the unit's topmost node that has some: "none" when
+        there is none, "gone" when nothing is left in progress, else "split"."""
+        st = unit.state
+        stack = st.stack
+        r = st.root
+        k = len(stack) - 1
+        j = -1
+        for d in range(max(r, 0), k + 1):
+            node = stack[d]
+            more = node.chosen is not None and node.value + 1 < (
+                min(node.nvalues, st.stop) if d == r and st.stop else node.nvalues)
+            if more or (d > r and node.wut):
+                j = d
+                break
+        if j < 0:
+            return "none"
+        self.splits += 1
+        anchor = self.anchors[unit.uid]
+        if j == r:  # hand out the root step's later values
+            node = stack[r]
+            assert node.chosen is not None
+            cn, i, _ = anchor[r]
+            cn.entries.append(Entry(node.chosen.tid, node.chosen.fp, (*cn.key, len(cn.entries)),
+                                    copy_tree(node.saved or []), None, node.value + 1,
+                                    st.stop, node.nvalues))
+            st.stop = node.value + 1
+            self._push((cn, len(cn.entries) - 1))
+            return "split"
+        path = path_of(stack, j)
+        key = (*unit.key, unit.counter)
+        for d in range(r + 1, j + 1):
+            node = stack[d]
+            cn = CNode(d, dict(node.sleep), path[:d], key, list(anchor))
+            self.cnodes.append(cn)
+            if anchor:
+                up, ui, _ = anchor[-1]
+                up.entries[ui].below.append(cn)
+            c = node.chosen
+            if c is not None:
+                cn.entries.append(Entry(c.tid, c.fp, (*key, 0), None, [], node.value,
+                                        node.value + 1, node.nvalues))
+                if d == j and node.value + 1 < node.nvalues:
+                    cn.entries.append(Entry(c.tid, c.fp, (*key, 1), copy_tree(node.saved or []),
+                                            None, node.value + 1, 0, node.nvalues))
+            for w in node.wut:
+                cn.entries.append(Entry(w.tid, w.fp, (*key, len(cn.entries)), expand(w)))
+            node.wut = []
+            for i in range(1 if c is not None else 0, len(cn.entries)):
+                self._push((cn, i))
+            anchor = [*anchor, (cn, 0, 0)]
+            key = (*key, 0, 0)
+        node = stack[j]
+        if node.chosen is None:  # nothing in progress there: the unit is all handed out
+            del self.anchors[unit.uid]
+            return "gone"
+        st.stack = [*frozen(path, [n.sleep for n in stack[:j]]), *stack[j:]]
+        st.root = j
+        st.stop = node.value + 1
+        unit.key = (*anchor[-1][0].key, 0)
+        unit.counter = 0
+        self.anchors[unit.uid] = anchor
+        return "split"
+
+    def tally(self) -> Tally:
+        """Everything found, over the entries that were not rolled back."""
+        out = Tally()
+        out.merge(self.top)
+        for cn in self.cnodes:
+            if cn.dead:
+                continue
+            for e in cn.entries:
+                if e.tally is not None and not e.dead:
+                    out.merge(e.tally)
+        return out
+
+    def stats(self) -> dict[str, int]:
+        return {"units": self.next_uid, "splits": self.splits, "nodes": len(self.cnodes),
+                "inserted": self.inserted, "redundant": self.redundant,
+                "covered": self.covered, "rollbacks": self.rollbacks,
+                "discarded_executions": self.discarded}

@@ -1,0 +1,244 @@
+"""One DPOR exploration split into work units across processes, a Dask cluster, or resumable
+from a checkpoint file.
+
+``explore(model, workers=N)`` runs the units in N forked processes (a fork inherits the model,
+closures included); ``scheduler="tcp://HOST:PORT"`` (or ``"local"``) runs them on Dask
+distributed (:mod:`vmacheck.explore.cluster`); ``checkpoint=PATH`` saves the frontier and the
+tallies at intervals and resumes from the file when it exists.  The coordinator
+(:class:`vmacheck.explore.frontier.Frontier`) hands out units, inserts the races that escape
+them, and splits a unit's frontier when workers are idle.  Every unit runs in slices of about
+``slice_seconds``; a slice's result counts only once it is back, so a lost slice is re-run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+from vmacheck.explore.findings import Outcome, Result
+from vmacheck.explore.frontier import Frontier
+from vmacheck.explore.lockdep import LockGraph
+from vmacheck.explore.runner import Model
+from vmacheck.explore.units import SliceResult, Tally, Unit, run_slice
+
+last_stats: dict[str, int] = {}
+"""Counters of the last split exploration in this process (units, splits, coordinator nodes,
+escaped races inserted / redundant / covered, and wakeup hints lost), for benchmarks."""
+
+SLICE_SECONDS = 1.0
+"""How long a unit runs before it comes back to the coordinator (to be split, saved)."""
+SLICE_EXECUTIONS: int | None = None
+"""At most this many executions per slice (tests set it to force many small slices)."""
+
+CHECKPOINT_SECONDS = 5.0
+"""How often the checkpoint file is rewritten."""
+INLINE = False
+"""Run the slices in this process even with ``workers > 1`` (tests: splitting without forks)."""
+
+_MODEL: Model | None = None
+"""The model of the pool's run; forked workers inherit it."""
+
+
+class Executor(Protocol):
+    """Runs slices somewhere: ``submit`` returns a handle, ``wait`` the finished handles."""
+
+    def submit(self, unit: Unit) -> Any: ...
+    def wait(self, handles: list[Any]) -> list[Any]: ...
+    def result(self, handle: Any) -> SliceResult: ...
+    def close(self) -> None: ...
+
+
+class Inline:
+    """Runs each slice in this process, when it is submitted."""
+
+    def __init__(self, model: Model, opts: dict[str, Any]) -> None:
+        self.model = model
+        self.opts = opts
+
+    def submit(self, unit: Unit) -> Future[SliceResult]:
+        f: Future[SliceResult] = Future()
+        try:  # on a copy, as in a worker process: the coordinator's unit stays as handed out
+            unit = pickle.loads(pickle.dumps(unit, pickle.HIGHEST_PROTOCOL))
+            f.set_result(run_slice(self.model, unit, **self.opts))
+        except BaseException as err:  # handed to the driver, which re-raises
+            f.set_exception(err)
+        return f
+
+    def wait(self, handles: list[Any]) -> list[Any]:
+        return list(handles)
+
+    def result(self, handle: Any) -> SliceResult:
+        return handle.result()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        pass
+
+
+def _pool_slice(unit: Unit, opts: dict[str, Any]) -> SliceResult:
+    assert _MODEL is not None
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+    return run_slice(_MODEL, unit, **opts)
+
+
+class ForkPool:
+    """Runs slices in ``workers`` forked processes (the model reaches them by fork)."""
+
+    def __init__(self, model: Model, workers: int, opts: dict[str, Any]) -> None:
+        global _MODEL
+        _MODEL = model
+        self.workers = workers
+        self.opts = opts
+        self.pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+
+    def submit(self, unit: Unit) -> Future[SliceResult]:
+        return self.pool.submit(_pool_slice, unit, dict(self.opts))
+
+    def wait(self, handles: list[Any]) -> list[Any]:
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        return list(done)
+
+    def result(self, handle: Any) -> SliceResult:
+        return handle.result()  # type: ignore[no-any-return]
+
+    def restart(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = self._start()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
+                  max_seconds: float | None, minimise: bool, keep_log: bool,
+                  progress: Callable[[Any], None] | None, progress_every: float,
+                  workers: int, scheduler: str | None, checkpoint: str | None) -> Result:
+    """The split exploration behind :func:`vmacheck.explore` (mode ``dpor`` only)."""
+    from vmacheck.explore import checkpoint as ckpt
+    from vmacheck.explore.api import Progress
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+    frontier: Frontier | None = None
+    if checkpoint is not None and os.path.exists(checkpoint):
+        frontier = ckpt.load(checkpoint)
+        frontier.requeue_running()
+    frontier = frontier or Frontier()
+    ran = resumed = frontier.ran
+    opts: dict[str, Any] = {"max_steps": max_steps, "seconds": SLICE_SECONDS,
+                            "max_executions": SLICE_EXECUTIONS, "keep_log": keep_log}
+    executor: Executor
+    if scheduler is not None:
+        from vmacheck.explore.cluster import DaskExecutor
+
+        dask = DaskExecutor(model, scheduler, workers, opts)
+        workers = max(workers, dask.size())
+        executor = dask
+    elif workers > 1 and not INLINE:
+        executor = ForkPool(model, workers, opts)
+    else:
+        executor = Inline(model, opts)
+    start = time.monotonic()
+    last_report = last_save = start
+    stop = "exhausted"
+    inflight: dict[Any, Unit] = {}
+    steps = 0
+    found: set[object] = set()
+    try:
+        while True:
+            counted = ran - frontier.discarded
+            budget_left = max_executions is None or counted < max_executions
+            while budget_left and len(inflight) < workers:
+                unit = frontier.take()
+                if unit is None:
+                    break
+                # short slices while workers wait for work (a slice's return is when its
+                # unit can be split), long ones when there is plenty queued
+                opts["seconds"] = SLICE_SECONDS if frontier.pending() >= workers \
+                    else SLICE_SECONDS / 4
+                if max_executions is not None:  # no slice runs past the budget
+                    left = max(max_executions - counted, 1)
+                    opts["max_executions"] = min(SLICE_EXECUTIONS or left, left)
+                inflight[executor.submit(unit)] = unit
+            if not inflight:
+                if not budget_left:
+                    stop = "max_executions"
+                break
+            for handle in executor.wait(list(inflight)):
+                unit = inflight.pop(handle)
+                try:
+                    res = executor.result(handle)
+                except BrokenProcessPool:  # a worker died: its slices are run again
+                    assert isinstance(executor, ForkPool)
+                    frontier.requeue_running()
+                    inflight.clear()
+                    executor.restart()
+                    break
+                ran += res.tally.executions
+                frontier.ran = ran
+                steps += res.tally.steps
+                found.update(res.tally.findings)
+                idle = workers - len(inflight) - frontier.pending()
+                frontier.finish(res.unit, res.tally, res.escaped,
+                                split=idle > 0 and workers > 1, want=2 * workers)
+            now = time.monotonic()
+            if checkpoint is not None and now - last_save >= CHECKPOINT_SECONDS:
+                last_save = now
+                ckpt.save(checkpoint, frontier)
+            if progress is not None and now - last_report >= progress_every:
+                last_report = now
+                progress(Progress(ran - frontier.discarded, len(found), now - start, steps,
+                                  "dpor"))
+            if max_seconds is not None and now - start >= max_seconds:
+                stop = "max_seconds"
+                break
+    except KeyboardInterrupt:
+        stop = "interrupted"
+    finally:
+        executor.close()
+    for unit in inflight.values():
+        frontier.running.setdefault(unit.uid, unit)
+    if checkpoint is not None:
+        if stop == "exhausted":
+            ckpt.remove(checkpoint)
+        else:
+            ckpt.save(checkpoint, frontier)
+    stats = {**frontier.stats(), "resumed_from": resumed}
+    return finalise(model, frontier.tally(), stop, time.monotonic() - start, max_steps,
+                    minimise and stop != "interrupted", stats)
+
+
+def finalise(model: Model, tally: Tally, stop: str, seconds: float, max_steps: int,
+             minimise: bool, stats: dict[str, int]) -> Result:
+    """Minimise each finding from its first witness and build the :class:`Result`."""
+    from vmacheck.explore import api
+
+    seq = api._Tally(executions=tally.executions, blocked=tally.blocked, steps=tally.steps)
+    for k, s in sorted(tally.findings.items(), key=lambda kv: kv[1].key):
+        seq.findings[k] = api._Seen(s.raw, s.schedule, s.choices, s.tape, s.count)
+    graph = LockGraph()
+    for n, (ek, (chain, _, sched, choices)) in enumerate(
+            sorted(tally.edges.items(), key=lambda kv: kv[1][1]), start=1):
+        graph.edges[ek] = type(chain)(chain.held, chain.acquired, chain.thread, chain.held_at,
+                                      chain.acquired_at, n)
+        seq.edge_schedules[n] = (sched, choices)
+    complete = stop == "exhausted"
+    findings = api._finalise_all(model, seq, max_steps, minimise, seconds, None, None, None,
+                                 "dpor")
+    findings.extend(api._lock_order_findings(graph, seq, model, max_steps))
+    outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))
+                     for label, v in sorted(tally.outcomes.items()))
+    log = tuple(text for _, text in sorted(tally.log))
+    result = Result("dpor", complete, tally.executions, tally.blocked, tally.steps, seconds,
+                    tuple(findings), outcomes, stop, log)
+    last_stats.clear()
+    last_stats.update(stats)
+    return result
