@@ -13,7 +13,13 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from vmacheck.cli_support import Progress, UsageError, parse_config, selection_from_args
+from vmacheck.cli_support import (
+    UsageError,
+    check_budgets,
+    check_output_paths,
+    parse_config,
+    selection_from_args,
+)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -46,8 +52,10 @@ def _common(p: argparse.ArgumentParser, *, budgets: bool = True) -> None:
         p.add_argument("--mode", default="dpor", choices=["dpor", "random", "pct", "bounded"],
                        help="exploration mode (default: dpor, every distinct interleaving)")
         p.add_argument("--seed", type=int, default=0, help="seed for random and pct modes")
-        p.add_argument("--max-executions", type=int, default=None, metavar="N")
-        p.add_argument("--max-seconds", type=float, default=None, metavar="S")
+        p.add_argument("--max-executions", type=int, default=None, metavar="N",
+                       help="executions per run")
+        p.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                       help="time for the whole command, minimising included")
         p.add_argument("--max-steps", type=int, default=None, metavar="N",
                        help="steps per execution before a step-limit finding")
         p.add_argument("--pct-depth", type=int, default=3, metavar="D")
@@ -63,15 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show a Python traceback on internal errors")
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
+    parser.add_argument("--version", action="version", version=f"vmacheck {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser("list", help="list scenarios, versioned functions and finding kinds")
     _global(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--variant-file", action="append", default=[], metavar="FILE.py")
     p = sub.add_parser("check", help="explore scenarios and print the verdicts and findings")
-    p.add_argument("scenario", nargs="?", help="scenario name (default: the whole catalogue "
-                   "against every seed version)")
+    p.add_argument("scenario", nargs="*", metavar="SCENARIO",
+                   help="scenario names or globs such as 'binder-*' (default: the whole "
+                   "catalogue against every seed version)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also print the full report of every finding")
     _common(p)
+    p = sub.add_parser("show", help="the full reports of one bug of the last check")
+    p.add_argument("bug", metavar="BUG-ID", help="a bug id printed by 'vmacheck check'")
+    _global(p)
     p = sub.add_parser("outcomes", help="the reachable end states of a scenario, with counts")
     p.add_argument("scenario")
     _common(p)
@@ -97,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "replay; see --help)")
         return _dispatch(args)
     except UsageError as err:
+        sys.stdout.flush()
         print(f"vmacheck: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -115,15 +131,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from vmacheck import cli_commands as cmd
+    from vmacheck.cli_progress import Progress
 
     color = not args.no_color and sys.stdout.isatty()
     if args.command == "list":
         return cmd.do_list(args)
+    if args.command == "show":
+        return cmd.do_show(args, color)
     selection = selection_from_args(args)
     if args.command == "replay":
         return cmd.do_replay(args, selection, color)
     options = _explore_options(args)
-    progress = Progress(sys.stderr, enabled=not args.json)
+    check_output_paths(args)
+    progress = Progress(sys.stderr, color=not args.no_color)
     if args.command == "check":
         return cmd.do_check(args, selection, options, progress, color)
     if args.command == "outcomes":
@@ -131,13 +151,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     return cmd.do_diff(args, selection, options, progress, color)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vmacheck")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
 def _explore_options(args: argparse.Namespace) -> dict[str, Any]:
-    if args.max_executions is not None and args.max_executions < 1:
-        raise UsageError("--max-executions must be at least 1")
-    if args.max_seconds is not None and args.max_seconds <= 0:
-        raise UsageError("--max-seconds must be positive")
-    if args.max_steps is not None and args.max_steps < 1:
-        raise UsageError("--max-steps must be at least 1")
+    check_budgets(args)
     if args.mode in ("random", "pct") and args.max_executions is None \
             and args.max_seconds is None:
         args.max_executions = 1000

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
+import time
+from dataclasses import replace
 from typing import Any
 
 from vmacheck.cli import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERRUPTED, dump_json
+from vmacheck.cli_last import load_last_check, save_last_check
+from vmacheck.cli_progress import Progress
 from vmacheck.cli_support import (
-    Progress,
     UsageError,
+    check_variants_used,
     describe_run,
     load_variant_files,
     parse_selection_list,
     scenario,
     schedule,
+    terminal_width,
 )
 from vmacheck.explore.findings import FINDING_KINDS
 from vmacheck.explore.runner import replay
 from vmacheck.kernel.variants import REGISTRY, Selection, select
-from vmacheck.scenarios.catalogue import SEED_VARIANTS, ScenarioRun, all_scenarios
+from vmacheck.scenarios.catalogue import SEED_VARIANTS, Scenario, ScenarioRun, all_scenarios
 from vmacheck.scenarios.matrix import Plan, behaviour_diff, execute, seed_matrix
 
 
@@ -54,19 +60,44 @@ def do_list(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _run_plans(plans: list[Plan], options: dict[str, Any],
-               progress: Progress) -> tuple[list[ScenarioRun], bool]:
+def _plan_label(plan: Plan) -> str:
+    from vmacheck.kernel.variants import REGISTRY
+
+    picked = [f"{k}@{v}" for k, v in sorted(plan.variants.items())
+              if k not in REGISTRY or REGISTRY[k].default != v]
+    return plan.scenario.name + (f" [{', '.join(picked)}]" if picked else "")
+
+
+def _run_plans(plans: list[Plan], options: dict[str, Any], progress: Progress,
+               variant_files: tuple[str, ...] = ()) -> tuple[list[ScenarioRun], bool]:
+    """Run every plan; ``options["max_seconds"]`` bounds them all together (each run gets a
+    fair share of what is left, minimising included).  Returns the runs made and whether
+    Ctrl-C stopped them."""
+    opts = dict(options)
+    total = opts.pop("max_seconds", None)
+    deadline = None if total is None else time.monotonic() + float(total)
     runs: list[ScenarioRun] = []
-    for plan in plans:
-        label = plan.scenario.name + "".join(f" {k}@{v}" for k, v in
-                                              sorted(plan.variants.items()))
-        progress.start(label, options.get("max_executions"))
-        with select(Selection(plan.variants, plan.config)):
-            run = execute(plan, on_progress=progress, **options)
-        progress.done(describe_run(run))
-        runs.append(run)
-        if run.result.stop_reason == "interrupted":
-            return runs, True
+    progress.begin(len(plans), deadline)
+    try:
+        for k, plan in enumerate(plans):
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                opts["max_seconds"] = left / (len(plans) - k)
+            progress.start(_plan_label(plan), opts.get("max_executions"))
+            with select(Selection(plan.variants, plan.config)):
+                run = execute(plan, on_progress=progress, **opts)
+            if variant_files:
+                run = replace(run, variant_files=variant_files)
+            progress.done(describe_run(run))
+            runs.append(run)
+            if run.result.stop_reason == "interrupted":
+                return runs, True
+    except KeyboardInterrupt:
+        return runs, True
+    finally:
+        progress.close()
     return runs, False
 
 
@@ -78,35 +109,108 @@ def _write_files(args: argparse.Namespace, runs: list[ScenarioRun], **extra: Any
     if getattr(args, "sarif", None):
         from vmacheck.report.sarif import write_sarif
 
-        write_sarif(args.sarif, runs)
+        write_sarif(args.sarif, runs, interrupted=extra.get("interrupted", False))
 
 
 def _exit(runs: list[ScenarioRun], interrupted: bool) -> int:
+    from vmacheck.report.summary import exit_status
+
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FINDINGS if any(r.result.findings for r in runs) else EXIT_CLEAN
+    return EXIT_FINDINGS if exit_status(runs) else EXIT_CLEAN
+
+
+def _scenarios(names: list[str]) -> list[Scenario]:
+    """Scenarios named on the command line (names or globs), in the order given."""
+    if not names:
+        return all_scenarios()
+    known = all_scenarios()
+    chosen: list[Scenario] = []
+    for name in names:
+        if any(ch in name for ch in "*?["):
+            hits = [s for s in known if fnmatch.fnmatchcase(s.name, name)]
+            if not hits:
+                raise UsageError(f"no scenario matches {name!r} (see 'vmacheck list')")
+        else:
+            hits = [scenario(name)]
+        chosen += [s for s in hits if s not in chosen]
+    return chosen
+
+
+def _check_plans(args: argparse.Namespace, selection: Selection) -> list[Plan]:
+    scenarios = _scenarios(args.scenario)
+    if args.scenario:
+        check_variants_used(scenarios, selection.variants)
+    fixed = dict(selection.variants)
+    plans = seed_matrix(scenarios, fixed, selection.config)
+    file_versions = [v.split("@", 1) for v in getattr(args, "file_versions", [])]
+    if file_versions and not args.variant:
+        # --variant-file alone: each version the file defines, once per scenario calling it
+        plans = [Plan(p.scenario, {**p.variants, fn: v}, p.config) for p in
+                 seed_matrix(scenarios, fixed, selection.config, historic=False)
+                 for fn, v in file_versions if fn in p.scenario.functions or args.scenario]
+        if not plans:
+            raise UsageError("--variant-file: no chosen scenario exercises "
+                             + ", ".join(f"{fn}@{v}" for fn, v in file_versions)
+                             + "; name a scenario or add --variant")
+    return plans
 
 
 def do_check(args: argparse.Namespace, selection: Selection, options: dict[str, Any],
              progress: Progress, color: bool) -> int:
-    scenarios = [scenario(args.scenario)] if args.scenario else all_scenarios()
-    plans = seed_matrix(scenarios, selection.variants, selection.config)
-    runs, interrupted = _run_plans(plans, options, progress)
+    plans = _check_plans(args, selection)
+    started = time.monotonic()
+    runs, interrupted = _run_plans(plans, options, progress, tuple(args.variant_file))
+    seconds = time.monotonic() - started
+    from vmacheck.report.compact import render_check
     from vmacheck.report.jsonout import to_json
-    from vmacheck.report.text import render_result, render_verdict_table
+    from vmacheck.report.text import render_result
 
-    _write_files(args, runs)
+    _write_files(args, runs, interrupted=interrupted)
+    save_last_check(runs, options)
     if args.json:
         dump_json(to_json(runs))
         return _exit(runs, interrupted)
     out = sys.stdout
-    out.write(render_verdict_table(runs, color=color))
-    for run in runs:
-        if run.result.findings:
-            out.write("\n" + render_result(run, color=color))
+    width = terminal_width(out)
+    out.write(render_check(runs, width=width, color=color, seconds=seconds,
+                           interrupted=interrupted, verbose=args.verbose,
+                           not_run=len(plans) - len(runs)))
+    if args.verbose:
+        for run in runs:
+            if run.result.findings:
+                out.write("\n" + render_result(run, color=color))
     if interrupted:
         out.write("\nvmacheck: interrupted: the results above are incomplete\n")
+    out.flush()
     return _exit(runs, interrupted)
+
+
+def do_show(args: argparse.Namespace, color: bool) -> int:
+    """Re-run the runs of the last check where bug ``args.bug`` appeared; print its splats."""
+    from vmacheck.report.summary import bug_id
+    from vmacheck.report.text import render_finding
+
+    entry, options = load_last_check(args.bug)
+    load_variant_files(list(entry.get("variant_files", [])))
+    shown = 0
+    out = sys.stdout
+    for where in entry["runs"]:
+        plan = Plan(scenario(where["scenario"]), dict(where["variants"]),
+                    {k: bool(v) for k, v in where["config"].items()})
+        budget = {"max_seconds": where["max_seconds"]} if "max_seconds" in where else {}
+        with select(Selection(plan.variants, plan.config)):
+            run = execute(plan, **options, **budget)
+        run = replace(run, variant_files=tuple(entry.get("variant_files", [])))
+        for f in run.result.findings:
+            if bug_id(f) == args.bug:
+                out.write(render_finding(run, f, color=color) + "\n")
+                shown += 1
+    if not shown:
+        out.write(f"{args.bug}: not reproduced by re-running its runs (the models or "
+                  "versions changed since the check)\n")
+        return EXIT_CLEAN
+    return EXIT_FINDINGS
 
 
 def do_outcomes(args: argparse.Namespace, selection: Selection, options: dict[str, Any],
@@ -123,7 +227,7 @@ def do_outcomes(args: argparse.Namespace, selection: Selection, options: dict[st
         return _exit(runs, interrupted)
     for run in runs:
         sys.stdout.write(render_outcomes(run) + "\n")
-    return EXIT_INTERRUPTED if interrupted else EXIT_CLEAN
+    return _exit(runs, interrupted)
 
 
 def do_diff(args: argparse.Namespace, selection: Selection, options: dict[str, Any],

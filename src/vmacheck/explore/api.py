@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result
+from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result, ThreadSnapshot
 from vmacheck.explore.lockdep import LockGraph
 from vmacheck.explore.modes import Run, dpor, pct, preemption_bounded, random_walk
 from vmacheck.explore.runner import Model, replay, snapshot_threads
 from vmacheck.explore.schedule import context_switches, format_schedule
 from vmacheck.explore.shrink import shrink
+from vmacheck.explore.watchdog import DEFAULT_LIMIT, Watchdog
 
 MODES = ("dpor", "random", "pct", "bounded")
 
@@ -59,19 +60,35 @@ def explore(
     keep_log: bool = False,
     progress: Callable[[Progress], None] | None = None,
     progress_every: float = 0.5,
+    soft_lockup_seconds: float | None = None,
 ) -> Result:
     """Explore the interleavings of ``model`` and report what was found.
 
     ``mode`` is ``"dpor"`` (every Mazurkiewicz trace exactly once), ``"random"`` (uniform random
     walk), ``"pct"`` (PCT with depth ``pct_depth``) or ``"bounded"`` (every schedule with at
     most ``preemption_bound`` preemptions).  The sampling modes need ``max_executions`` or
-    ``max_seconds``.  A KeyboardInterrupt stops the run and still returns what was found,
-    marked incomplete.
+    ``max_seconds``.  ``max_seconds`` bounds minimising too: findings get whatever time is
+    left.  A KeyboardInterrupt (while exploring or minimising) stops the run and still
+    returns what was found, marked incomplete.  A step that runs model code for
+    ``soft_lockup_seconds`` (default 1 s, at most a quarter of ``max_seconds``) without
+    awaiting is stopped and reported as a ``soft-lockup``; the exploration then stops.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode in ("random", "pct") and max_executions is None and max_seconds is None:
         raise ValueError(f"mode {mode!r} samples forever: give max_executions or max_seconds")
+    limit = soft_lockup_seconds or DEFAULT_LIMIT
+    if max_seconds is not None:
+        limit = min(limit, max(max_seconds / 4, 0.05))
+    with Watchdog(limit):
+        return _explore(model, mode, seed, max_executions, max_steps, max_seconds, pct_depth,
+                        preemption_bound, minimise, keep_log, progress, progress_every)
+
+
+def _explore(model: Model, mode: str, seed: int, max_executions: int | None, max_steps: int,
+             max_seconds: float | None, pct_depth: int, preemption_bound: int,
+             minimise: bool, keep_log: bool, progress: Callable[[Progress], None] | None,
+             progress_every: float) -> Result:
     graph = LockGraph()
     graph.execution = 1
     runs = _strategy(model, mode, seed, max_steps, pct_depth, preemption_bound, graph)
@@ -87,6 +104,8 @@ def explore(
             if blocked:
                 tally.blocked += 1
             for raw in ex.findings:
+                if raw.kind == "soft-lockup":
+                    stop = "soft-lockup"
                 key = raw.key()
                 seen = tally.findings.get(key)
                 if seen is None:
@@ -108,6 +127,8 @@ def explore(
                 last_report = now
                 progress(Progress(tally.executions, len(tally.findings), now - start,
                                   tally.steps, mode))
+            if stop == "soft-lockup":
+                break
             if max_executions is not None and tally.executions >= max_executions:
                 stop = "max_executions"
                 break
@@ -119,11 +140,20 @@ def explore(
     if stop == "exhausted":
         # a finished generator: make sure the next() that ended it was consumed
         pass
+    deadline = None if max_seconds is None else start + max_seconds
+    findings: list[Finding] = []
+    for key, seen in tally.findings.items():
+        left = None if deadline is None else deadline - time.monotonic()
+        shrinking = (minimise and stop != "interrupted" and seen.raw.kind != "soft-lockup"
+                     and (left is None or left > 0))
+        try:
+            findings.append(_finalise(model, key, seen, max_steps, shrinking, left))
+        except KeyboardInterrupt:  # Ctrl-C while minimising: keep the unminimised one
+            stop = "interrupted"
+            findings.append(_finalise(model, key, seen, max_steps, False, None))
+    findings.extend(_lock_order_findings(graph, tally, model, max_steps))
     seconds = time.monotonic() - start
     complete = stop == "exhausted" and mode == "dpor"
-    findings = [_finalise(model, key, seen, max_steps, minimise and stop != "interrupted")
-                for key, seen in tally.findings.items()]
-    findings.extend(_lock_order_findings(graph, tally, model, max_steps))
     outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))  # type: ignore[call-overload]
                      for label, v in sorted(tally.outcomes.items()))
     return Result(mode, complete, tally.executions, tally.blocked, tally.steps, seconds,
@@ -142,19 +172,35 @@ def _strategy(model: Model, mode: str, seed: int, max_steps: int, depth: int, bo
 
 
 def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int,
-              minimise: bool) -> Finding:
+              minimise: bool, seconds_left: float | None) -> Finding:
     raw = seen.raw
     original = seen.schedule
-    minimal = (shrink(model, key, original, raw.step, max_steps=max_steps) if minimise
-               else original[: raw.step + 1])
+    if minimise:
+        bound = 20.0 if seconds_left is None else min(20.0, seconds_left)
+        minimal = shrink(model, key, original, raw.step, max_steps=max_steps,
+                         max_seconds=bound)
+    else:
+        minimal = original[: raw.step + 1]
     rep = replay(model, minimal, max_steps=max_steps)
     hit = next((f for f in rep.findings if f.key() == key), raw)
     trace = tuple(s for s in rep.trace if s.index <= hit.step)
     cut = minimal[: min(len(minimal), hit.step + 1)]
-    threads = snapshot_threads(model, cut, max_steps=max_steps)
-    return Finding(raw.kind, raw.message, raw.thread, raw.location, format_schedule(original),
-                   format_schedule(minimal), trace, seen.count, context_switches(minimal),
-                   context_switches(original), dict(raw.extra), threads)
+    threads: tuple[ThreadSnapshot, ...] = ()
+    if raw.kind != "soft-lockup":  # re-running the loop would wait for the watchdog again
+        threads = _at_violation(snapshot_threads(model, cut, max_steps=max_steps), hit)
+    return Finding(raw.kind, raw.message, raw.thread, hit.location or raw.location,
+                   format_schedule(original), format_schedule(minimal), trace, seen.count,
+                   context_switches(minimal), context_switches(original),
+                   {**raw.extra, **hit.extra}, threads)
+
+
+def _at_violation(threads: tuple[ThreadSnapshot, ...],
+                  hit: RawFinding) -> tuple[ThreadSnapshot, ...]:
+    """The snapshots with the reporting thread's stack as it was when the finding was
+    reported (the snapshot is taken after the violating step, when it has moved on)."""
+    if not hit.stack or hit.tid is None:
+        return threads
+    return tuple(replace(t, stack=hit.stack) if t.tid == hit.tid else t for t in threads)
 
 
 def _lock_order_findings(graph: LockGraph, tally: _Tally, model: Model,

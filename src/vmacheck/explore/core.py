@@ -8,6 +8,7 @@ that thread's local code up to its next op.  The executor knows nothing of the k
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -22,6 +23,7 @@ from vmacheck.explore.ops import (
     ModelError,
     Op,
     Shared,
+    SoftLockup,
     SpawnOp,
     UseAfterFree,
     current,
@@ -34,11 +36,14 @@ from vmacheck.explore.state import (
     ThreadState,
     TraceStep,
     _exc_location,
+    _exc_stack,
     _find_cycle,
     _is_null_deref,
     _live_stack,
     _thread_spec,
 )
+
+_SERIAL = itertools.count()
 
 __all__ = [
     "Allocation", "BugOn", "Event", "Execution", "Footprint", "Held", "JoinOp", "ModelError",
@@ -59,6 +64,7 @@ class Execution:
         listener: StepListener | None = None,
         lockdep: Any = None,
     ) -> None:
+        self.serial = next(_SERIAL)
         self.objects: list[Shared] = []
         self.threads: list[ThreadState] = []
         self.events: list[Event] = []
@@ -78,6 +84,7 @@ class Execution:
         self.truncated = False
         self._failed_invariants: set[str] = set()
         self._deadlock_reported: set[frozenset[int]] = set()
+        self._explain: dict[str, Callable[[], object]] = {}
         self.activate()
         threads = list(model())
         for index, spec in enumerate(threads):
@@ -99,7 +106,8 @@ class Execution:
         return len(self.objects) - 1
 
     def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
-                      reads: Iterable[Shared] | None = None) -> None:
+                      reads: Iterable[Shared] | None = None,
+                      explain: Callable[[], object] | None = None) -> None:
         """Register a check.
 
         A check run after every step sees intermediate states, and those differ between the
@@ -112,6 +120,14 @@ class Execution:
         end see the final state, which is the same for every interleaving of a trace.
         """
         self.invariants.append((name, check, at_end))
+        if explain is not None:
+            self._explain[name] = explain
+        elif reads is not None:
+            objs = list(reads)
+            reads = objs
+            self._explain[name] = lambda: ", ".join(
+                f"{o.name}={getattr(o, '_value', '?')!r}" for o in objs
+                if hasattr(o, "_value"))
         if at_end or reads is None:
             return
         if self._observer is None:
@@ -129,15 +145,30 @@ class Execution:
         tid: int | None,
         location: Location | None = None,
         extra: dict[str, Any] | None = None,
+        stack: tuple[Location, ...] | None = None,
     ) -> None:
+        if stack is None:
+            # in thread code (a WARN_ON) or in an op: the reporting thread's stack now
+            stack = self.stack_of(tid) if tid is not None and self.current_tid == tid else ()
         if location is None and tid is not None:
-            location = self.location_of(tid)
+            location = stack[-1] if stack else self.location_of(tid)
         thread = self.threads[tid].name if tid is not None else ""
         # inside an op the step is the one being executed; in thread code or at the end it
         # is the step that led there
         step = len(self.events) if (self.current_tid is not None and not
                                     self._in_thread_code) else max(len(self.events) - 1, 0)
-        self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {}))
+        self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {},
+                                        stack))
+
+    def site(self, tid: int | None = None) -> dict[str, Any]:
+        """Who is doing something now (for "Allocated by"/"Freed by"): task, step, stack."""
+        if tid is None:
+            tid = self.current_tid
+        if tid is None:  # the model building its state
+            return {"task": "(model set-up)", "step": 0, "stack": list(_live_stack(
+                sys._getframe(1)))}
+        return {"task": self.threads[tid].name, "step": len(self.events) + 1,
+                "stack": list(self.stack_of(tid))}
 
     def location_of(self, tid: int) -> Location | None:
         stack = self.stack_of(tid)
@@ -216,7 +247,7 @@ class Execution:
         if self.record:
             self._record(t, op, fp)
         # where the op is awaited: an invariant this step breaks is reported there
-        where = self.location_of(tid) if self.invariants else None
+        where = self.stack_of(tid) if self.invariants else None
         self.current_tid = tid
         if op.sleeps and t.atomic:
             self.report("sleep-in-atomic",
@@ -256,7 +287,8 @@ class Execution:
             self.listener(self, event)
         assert obj.alloc is not None
         self.report("use-after-free",
-                    f"{op.describe()} touches {obj.name} of freed {obj.alloc.name}", t.tid)
+                    f"{op.describe()} touches {obj.name} of freed {obj.alloc.name}", t.tid,
+                    extra=obj.alloc.sites())
         self._kill(t)
         return event
 
@@ -265,9 +297,11 @@ class Execution:
         target = op.target()
         obj = target.name if target is not None else (
             self.objects[fp[0][0]].name if fp else "")
+        ghost = target.ghost if target is not None else bool(fp) and all(
+            self.objects[oid].ghost for oid, _ in fp)
         self.trace.append(TraceStep(len(self.events), t.tid, t.name, op.describe(), obj,
                                     stack[-1] if stack else None, stack,
-                                    tuple(h.desc for h in t.held)))
+                                    tuple(h.desc for h in t.held), ghost))
 
     def _kill(self, t: ThreadState) -> None:
         t.dead = True
@@ -289,10 +323,18 @@ class Execution:
             self._in_thread_code = False
             self._thread_exit(t)
             return
+        except SoftLockup as lockup:
+            self.current_tid = None
+            self._in_thread_code = False
+            self.report("soft-lockup", f"{t.name} {lockup}", t.tid, _exc_location(lockup),
+                        stack=_exc_stack(lockup))
+            t.dead = True
+            t.pending = None
+            return
         except BugOn as bug:
             self.current_tid = None
             self._in_thread_code = False
-            self.report("assertion", str(bug), t.tid, _exc_location(bug))
+            self.report("assertion", str(bug), t.tid, _exc_location(bug), stack=_exc_stack(bug))
             t.dead = True
             t.pending = None
             return
@@ -300,7 +342,8 @@ class Execution:
             self.current_tid = None
             self._in_thread_code = False
             kind = "null-deref" if _is_null_deref(err) else "exception"
-            self.report(kind, f"{type(err).__name__}: {err}", t.tid, _exc_location(err))
+            self.report(kind, f"{type(err).__name__}: {err}", t.tid, _exc_location(err),
+                        stack=_exc_stack(err))
             t.dead = True
             t.pending = None
             return
@@ -323,7 +366,7 @@ class Execution:
                         f"{t.name} exited in atomic context ({', '.join(t.atomic)})", t.tid)
 
     def _check_invariants(self, tid: int | None, *, at_end: bool,
-                          where: Location | None = None) -> None:
+                          where: tuple[Location, ...] | None = None) -> None:
         for name, check, end_only in self.invariants:
             if end_only != at_end or name in self._failed_invariants:
                 continue
@@ -335,10 +378,18 @@ class Execution:
                 name = f"{name} ({type(err).__name__}: {err})"
             if not ok:
                 self._failed_invariants.add(key)
-                loc = where
-                if loc is None and tid is not None and self.threads[tid].live:
-                    loc = self.location_of(tid)
-                self.report("invariant", f"invariant violated: {name}", tid, loc)
+                stack = where or ()
+                if not stack and tid is not None and self.threads[tid].live:
+                    stack = self.stack_of(tid)
+                extra: dict[str, Any] = {}
+                explain = self._explain.get(key)
+                if explain is not None:
+                    try:
+                        extra["values"] = str(explain())
+                    except Exception as err:
+                        extra["values"] = f"<{type(err).__name__}: {err}>"
+                self.report("invariant", f"invariant violated: {name}", tid,
+                            stack[-1] if stack else None, extra, stack)
 
     # -- end of an execution -----------------------------------------------------------------
     def check_deadlock(self) -> bool:

@@ -125,7 +125,10 @@ def snapshot_threads(model: Model, schedule: list[int], *,
 
 def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000) -> Replay:
     """Re-execute a schedule exactly, recording a full trace."""
+    from vmacheck.explore.watchdog import Watchdog
+
     tids = parse_schedule(schedule) if isinstance(schedule, str) else list(schedule)
-    ex, sched, _ = run_one(model, follow(tids), max_steps=max_steps, record=True)
+    with Watchdog():  # a step that never awaits is a soft-lockup finding, not a hang
+        ex, sched, _ = run_one(model, follow(tids), max_steps=max_steps, record=True)
     return Replay(format_schedule(sched), tuple(ex.findings), tuple(ex.trace), ex.outcome(),
                   len(sched), tuple(t.name for t in ex.threads))

@@ -72,6 +72,8 @@ class TraceStep:
     location: Location | None
     stack: tuple[Location, ...]
     held: tuple[str, ...]
+    ghost: bool = False
+    """A checker-bookkeeping step (an op on a ghost object): reports hide it."""
 
 
 StepListener = Callable[["Execution", Event], None]
@@ -98,6 +100,13 @@ def _exc_location(err: BaseException) -> Location | None:
         return None
     f = frames[-1]
     return Location(f.name, f.filename, f.lineno or 0)
+
+
+def _exc_stack(err: BaseException) -> tuple[Location, ...]:
+    """Model frames of an exception's traceback, innermost last."""
+    return tuple(Location(f.name, f.filename, f.lineno or 0)
+                 for f in traceback.extract_tb(err.__traceback__)
+                 if not f.filename.startswith(ENGINE_DIR))
 
 
 def _live_stack(frame: FrameType | None) -> tuple[Location, ...]:
