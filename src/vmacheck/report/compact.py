@@ -81,16 +81,20 @@ def _matrix(runs: list[Any], bugs: list[s.Bug], width: int, verbose: bool) -> li
                           " ".join(row.bugs))
         out.append(table)
     states = s.scenario_states(runs)
-    limit = 100 if verbose else 6
     for key, label, style in (("new", "Scenarios with new bugs", "bold red"),
                               ("expected", "With expected findings only", "bold"),
                               ("clean", "Clean (complete)", "bold green"),
                               ("incomplete", "No findings, incomplete", "bold yellow")):
         names = states[key]
         if names:
-            out.append(Text.assemble((f"{label} ({len(names)}): ", style),
-                                     _names(names, limit)))
+            out.append(_line(Text.assemble((f"{label} ({len(names)}): ", style),
+                                           ", ".join(names)), verbose))
     return out
+
+
+def _is_command(line: Any) -> bool:
+    """Replay commands are printed whole (the terminal wraps them; pasting still works)."""
+    return isinstance(line, Text) and line.plain.startswith("  vmacheck ")
 
 
 def _first_line(message: str) -> str:
@@ -101,25 +105,67 @@ def _indent(text: Text) -> Padding:
     return Padding(text, (0, 0, 0, 2))
 
 
+class _Cut:
+    """A renderable printed on one terminal row, cut with an ellipsis."""
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+
+
+def _line(text: Any, verbose: bool) -> Any:
+    """One terminal row (cut with an ellipsis), or wrapped in full with ``-v``."""
+    return text if verbose else _Cut(text)
+
+
+def _emit(con: Console, item: Any) -> None:
+    if isinstance(item, _Cut):
+        con.print(item.item, no_wrap=True, overflow="ellipsis")
+    else:
+        con.print(item, soft_wrap=_is_command(item))
+
+
 def _bug_entry(bug: s.Bug, verbose: bool) -> list[Any]:
-    run, finding = bug.shortest()
+    """Three lines: id, kind, where and message; occurrences and file; the replay."""
     n_runs = len(bug.occurrences)
     scen = bug.scenarios()
     head = Text.assemble((bug.bug_id, "bold"), " ",
                          (bug.kind, "yellow" if bug.expected else "bold red"),
-                         f" {bug.where}")
-    lines: list[Any] = [head, _indent(Text(_first_line(bug.message)))]
-    where = (f"  {n_runs} run{'s' if n_runs != 1 else ''} ({bug.executions()} executions) "
-             f"in {len(scen)} scenario{'s' if len(scen) != 1 else ''}: ")
+                         f" {_where_fn(bug)}: {_first_line(bug.message)}")
+    loc = bug.where.rsplit(" (", 1)[1].rstrip(")") if " (" in bug.where else ""
+    count = (f"{n_runs} run{'s' if n_runs != 1 else ''} ({bug.executions()} executions) in "
+             f"{len(scen)} scenario{'s' if len(scen) != 1 else ''}")
     if verbose:
-        places = [f"{r.scenario} [{s.selection_text(r)}]" for r, _ in bug.occurrences]
-        lines.append(_indent(Text(where.lstrip() + "; ".join(places))))
+        places = "; ".join(f"{r.scenario} [{s.selection_text(r)}]" for r, _ in bug.occurrences)
     else:
-        lines.append(_indent(Text(where.lstrip() + _names(scen, 3))))
+        places = _names(scen, 2)
+    where = Text((f"{loc}; " if loc else "") + f"{count}: {places}")
+    lines: list[Any] = [_line(head, verbose), _line(_indent(where), verbose)]
     if bug.expected:
-        lines.append(_indent(Text("expected: " + bug.expected_reason, style="dim")))
-    lines.append(Text("  " + s.short_replay(run, finding), style="cyan"))
+        lines.append(_line(_indent(Text("expected: " + bug.expected_reason, style="dim")),
+                           verbose))
     return lines
+
+
+def _replay_groups(bugs: list[s.Bug]) -> list[tuple[list[s.Bug], str]]:
+    """Bugs whose shortest replays are the same command, each group with that command (one
+    interleaving shows them all), in the order of their first bug."""
+    groups: dict[str, list[s.Bug]] = {}
+    for bug in bugs:
+        groups.setdefault(s.short_replay(*bug.shortest()), []).append(bug)
+    return [(members, cmd) for cmd, members in groups.items()]
+
+
+def _print_bugs(con: Console, bugs: list[s.Bug], verbose: bool) -> None:
+    for members, cmd in _replay_groups(bugs):
+        for bug in members:
+            for line in _bug_entry(bug, verbose):
+                _emit(con, line)
+        _emit(con, Text("  " + cmd, style="cyan"))
+
+
+def _where_fn(bug: s.Bug) -> str:
+    """``in function`` or ``at end of execution`` (the file and line go on the next line)."""
+    return bug.where.split(" (", 1)[0]
 
 
 def render_check(runs: list[Any], *, width: int = 100, color: bool = False,
@@ -132,26 +178,22 @@ def render_check(runs: list[Any], *, width: int = 100, color: bool = False,
     con.print(headline(runs, bugs, seconds, interrupted, not_run))
     con.print()
     for item in _matrix(runs, bugs, width, verbose):
-        con.print(item)
+        _emit(con, item)
     new = [b for b in bugs if not b.expected]
     expected = [b for b in bugs if b.expected]
     if new:
         con.print()
         con.print(Text(f"New bugs ({len(new)}):", style="bold red"))
-        for bug in new:
-            for line in _bug_entry(bug, verbose):
-                con.print(line, soft_wrap=isinstance(line, Text) and line.plain.startswith(
-                    "  vmacheck "))
+        _print_bugs(con, new, verbose)
     if expected:
         con.print()
         con.print(Text(f"Expected findings ({len(expected)}, not failures):", style="bold"))
-        for bug in expected:
+        if verbose:
+            _print_bugs(con, expected, verbose)
+        for bug in expected if not verbose else ():
             n = len(bug.occurrences)
-            con.print(Text.assemble((bug.bug_id, "bold"), f" {bug.kind} {bug.where}, "
-                                    f"{n} run{'s' if n != 1 else ''}"))
-            reason = Text(bug.expected_reason, style="dim", no_wrap=not verbose,
-                          overflow="ellipsis")
-            con.print(_indent(reason))
+            _emit(con, _line(Text.assemble((bug.bug_id, "bold"), f" {bug.kind} ×{n}: ",
+                                           (bug.expected_reason, "dim")), verbose))
     missing = s.missing_expected(runs)
     if missing:
         con.print()

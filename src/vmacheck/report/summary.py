@@ -11,6 +11,7 @@ rendered by :mod:`vmacheck.report.text`; this is what a kernel developer reads f
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,10 +37,10 @@ class Bug:
         return bool(self.expected_reason)
 
     def shortest(self) -> tuple[Any, Finding]:
-        """The occurrence with the fewest context switches, then the fewest steps (its
-        location is the one shown)."""
+        """The occurrence with the fewest context switches, then the shortest replay
+        command (its location is the one shown)."""
         return min(self.occurrences, key=lambda rf: (rf[1].context_switches,
-                                                     len(rf[1].trace), rf[0].scenario))
+                                                     len(short_replay(*rf)), rf[0].scenario))
 
     def executions(self) -> int:
         return sum(f.occurrences for _, f in self.occurrences)
@@ -60,7 +61,17 @@ def bug_key(finding: Finding) -> tuple[str, str, str]:
     fn = loc.function if loc is not None else "?"
     if finding.kind == "invariant":
         fn = AT_END if not finding.thread else "(any step)"
-    return finding.kind, fn, normalise_message(finding.message)
+    return finding.kind, fn, normalise_message(_without_tasks(finding))
+
+
+def _without_tasks(finding: Finding) -> str:
+    """The message with the names of the scenario's tasks blanked: "blocked: munmap (...)"
+    and "blocked: mprotect (...)" are one bug seen from two scenarios."""
+    names = {t.name for t in finding.threads} | {s.thread for s in finding.trace}
+    text = finding.message
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", "<task>", text)
+    return text
 
 
 def short_where(loc: Any) -> str:
