@@ -144,6 +144,8 @@ def sequence_diagram(finding: Finding) -> str:
     trace = finding.trace
     skip = range(60, len(trace) - 60) if len(trace) > _MAX_ROWS else range(0)
     for k, s in enumerate(trace):
+        if getattr(s, "ghost", False) and k != stop:  # checker bookkeeping
+            continue
         if k in skip:
             if k == skip.start:
                 rows.append(f'<tr class="elided"><td></td><td colspan="{len(cols)}">'
