@@ -162,10 +162,7 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
     variants: dict[str, str] = {}
     for text in args.variant:
         for part in text.split(","):
-            try:
-                fn, version = parse_variant(part.strip())
-            except VariantError as err:
-                raise UsageError(str(err)) from None
+            fn, version = variant_arg(part.strip())
             if fn in variants and variants[fn] != version:
                 raise UsageError(f"--variant: two versions of {fn} ({fn}@{variants[fn]} and "
                                  f"{fn}@{version}); give one")
@@ -173,13 +170,23 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
     return Selection(variants, parse_config(args.config))
 
 
+def variant_arg(text: str) -> tuple[str, str]:
+    """``function@version`` from the command line; an unknown version lists the valid ones."""
+    from vmacheck.kernel.variants import REGISTRY
+
+    try:
+        return parse_variant(text)
+    except VariantError as err:
+        fn = text.partition("@")[0]
+        valid = f" (versions of {fn}: {', '.join(sorted(REGISTRY[fn].versions))})" \
+            if fn in REGISTRY and str(err).startswith("unknown version") else ""
+        raise UsageError(f"{err}{valid}") from None
+
+
 def parse_selection_list(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for part in text.split(","):
-        try:
-            fn, version = parse_variant(part.strip())
-        except VariantError as err:
-            raise UsageError(str(err)) from None
+        fn, version = variant_arg(part.strip())
         out[fn] = version
     return out
 

@@ -163,7 +163,10 @@ def load_variant_file(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise VariantError(f"variant file {str(p)!r} does not exist")
+    from vmacheck.kernel.variant_lint import lint_variant_file
     from vmacheck.scenarios.catalogue import load_all
+
+    lint_variant_file(p)  # not async, asyncio, time.sleep, file I/O, sys.exit: user errors
 
     load_all()
     before = {(n, v) for n, k in REGISTRY.items() for v in k.versions}

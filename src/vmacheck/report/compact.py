@@ -126,7 +126,7 @@ def _emit(con: Console, item: Any) -> None:
 
 def _bug_entry(bug: s.Bug, verbose: bool) -> list[Any]:
     """Three lines: id, kind, where and message; occurrences and file; the replay."""
-    n_runs = len(bug.occurrences)
+    n_runs = bug.runs()
     scen = bug.scenarios()
     head = Text.assemble((bug.bug_id, "bold"), " ",
                          (bug.kind, "yellow" if bug.expected else "bold red"),
@@ -135,7 +135,8 @@ def _bug_entry(bug: s.Bug, verbose: bool) -> list[Any]:
     count = (f"{n_runs} run{'s' if n_runs != 1 else ''} ({bug.executions()} executions) in "
              f"{len(scen)} scenario{'s' if len(scen) != 1 else ''}")
     if verbose:
-        places = "; ".join(f"{r.scenario} [{s.selection_text(r)}]" for r, _ in bug.occurrences)
+        places = "; ".join(dict.fromkeys(f"{r.scenario} [{s.selection_text(r)}]"
+                                         for r, _ in bug.occurrences))
     else:
         places = _names(scen, 2)
     where = Text((f"{loc}; " if loc else "") + f"{count}: {places}")
@@ -176,6 +177,10 @@ def render_check(runs: list[Any], *, width: int = 100, color: bool = False,
     buffer = io.StringIO()
     con = console(width, color, buffer)
     con.print(headline(runs, bugs, seconds, interrupted, not_run))
+    configs = sorted({s.config_line(r) for r in runs})
+    if configs and configs != [""]:
+        _emit(con, _line(Text("Configuration: " + " | ".join(c or "defaults" for c in configs),
+                              style="dim"), verbose))
     con.print()
     for item in _matrix(runs, bugs, width, verbose):
         _emit(con, item)
@@ -191,7 +196,7 @@ def render_check(runs: list[Any], *, width: int = 100, color: bool = False,
         if verbose:
             _print_bugs(con, expected, verbose)
         for bug in expected if not verbose else ():
-            n = len(bug.occurrences)
+            n = bug.runs()
             _emit(con, _line(Text.assemble((bug.bug_id, "bold"), f" {bug.kind} ×{n}: ",
                                            (bug.expected_reason, "dim")), verbose))
     missing = s.missing_expected(runs)

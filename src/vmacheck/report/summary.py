@@ -42,6 +42,10 @@ class Bug:
         return min(self.occurrences, key=lambda rf: (rf[1].context_switches,
                                                      len(short_replay(*rf)), rf[0].scenario))
 
+    def runs(self) -> int:
+        """In how many runs (scenario and selection) the bug appeared."""
+        return len({id(run) for run, _ in self.occurrences})
+
     def executions(self) -> int:
         return sum(f.occurrences for _, f in self.occurrences)
 
@@ -122,6 +126,11 @@ def selection_text(run: Any) -> str:
     parts = [f"{fn}@{v}" for fn, v in sorted(run.variants.items())
              if fn not in REGISTRY or REGISTRY[fn].default != v]
     return ", ".join(parts) or "defaults"
+
+
+def config_line(run: Any) -> str:
+    """The configuration switches of ``run`` (``PER_VMA_LOCK=n, ...``), empty if none."""
+    return ", ".join(f"{k}={'y' if v else 'n'}" for k, v in sorted(run.config.items()))
 
 
 def short_replay(run: Any, finding: Finding) -> str:

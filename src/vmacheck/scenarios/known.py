@@ -31,18 +31,22 @@ for _version in ("mainline", "hansen-v2"):  # the versions that reclaim in that 
         variants={"binder_alloc_free_page": _version}))
 
 # -- versions that re-create historic kernel bugs (the fix removed) -------------------------
+_VMA_LOCKS = {"PER_VMA_LOCK": True}  # the historic bugs need per-VMA locks built
 expect_for_version("dup_mmap", "pre-fb49c455323f", Expected(
     "invariant", "historic bug: dup_mmap before fb49c455323f (\"fork: lock VMAs of the parent "
     "process when forking\") copies VMAs a fault may be changing",
-    message="dup_mmap copies no read-locked vma", required_in=("mm-fork-vs-fault",)))
+    message="dup_mmap copies no read-locked vma", config=_VMA_LOCKS,
+    required_in=("mm-fork-vs-fault",)))
 expect_for_version("mmap_region", "pre-33313a747e81", Expected(
     "invariant", "historic bug: mmap_region before 33313a747e81 (\"mm: lock newly mapped VMA "
     "which can be modified after it becomes visible\") publishes an unlocked VMA",
-    message="read-locked vma is fully set up", required_in=("mm-mmap-vs-fault",)))
+    message="read-locked vma is fully set up", config=_VMA_LOCKS,
+    required_in=("mm-mmap-vs-fault",)))
 expect_for_version("expand_downwards", "pre-c137381f71ae", Expected(
     "invariant", "historic bug: expand_downwards before c137381f71ae (\"mm: lock a vma "
     "before stack expansion\") changes a VMA a per-VMA-locked fault is using",
-    message="vma fields stable under a read lock", required_in=("mm-stack-expand-vs-fault",)))
+    message="vma fields stable under a read lock", config=_VMA_LOCKS,
+    required_in=("mm-stack-expand-vs-fault",)))
 
 # -- known kernel bugs ----------------------------------------------------------------------
 _BINDER_LEAK = (
