@@ -93,9 +93,11 @@ def load_variant_files(paths: list[str]) -> list[str]:
         except VariantError as err:
             raise UsageError(str(err)) from None
         clash = sorted(f"{n}@{v}" for (n, v), f in before.items()
-                       if REGISTRY[n].versions.get(v) is not f)
+                       if REGISTRY[n].versions.get(v) is not f
+                       and getattr(f, "__module__", "").startswith("vmacheck."))
         for (n, v), f in before.items():
-            REGISTRY[n].versions[v] = f
+            if getattr(f, "__module__", "").startswith("vmacheck."):
+                REGISTRY[n].versions[v] = f
         if clash:
             raise UsageError(f"{path}: redefines the built-in version {clash[0]}; give "
                              "your version another name")

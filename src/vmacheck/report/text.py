@@ -270,12 +270,18 @@ def render_outcomes(run: Any) -> str:
     done = "complete" if r.complete else f"INCOMPLETE ({r.stop_reason})"
     head = (f"Outcomes of {run.scenario} [{c.variants_text(run.variants)}]: "
             f"{len(r.outcomes)} distinct over {total} executions ({done})")
+    tail = ""
+    if r.findings:
+        n = len(r.findings)
+        tail = (f"  findings: {n} ({c.kinds_text(r.findings)}); 'vmacheck check "
+                f"{run.scenario}' with the same --variant options reports them\n")
     if not r.outcomes:
-        return head + "\n  (no outcome labels recorded)\n"
+        return head + "\n  (no outcome labels recorded)\n" + tail
     rows = [["COUNT", "OUTCOME", "SCHEDULE"]]
     rows += [[str(o.count), o.label or "(unlabelled)", o.schedule or "(default)"]
              for o in r.outcomes]
-    return head + "\n" + "\n".join("  " + line for line in _table(rows, {0})) + "\n"
+    return (head + "\n" + "\n".join("  " + line for line in _table(rows, {0})) + "\n"
+            + tail)
 
 
 def render_diff(diff: dict[str, Any]) -> str:
