@@ -285,8 +285,9 @@ def do_replay(args: argparse.Namespace, selection: Selection, color: bool) -> in
     for t in rep.trace:
         out.write(f"  {t.index + 1:4d}  {t.thread:<18} {t.op:<40} {t.location or ''}\n")
     for f in rep.findings:
-        where = f" at {f.location}" if f.location else ""
-        out.write(f"{f.kind}: {f.message} [{f.thread}{where}, step {f.step + 1}]\n")
+        where = f" at {f.location}" if f.location and f.thread else ""
+        who = f.thread or "end of execution"
+        out.write(f"{f.kind}: {f.message} [{who}{where}, step {f.step + 1}]\n")
     if rep.outcome:
         out.write(f"outcome: {rep.outcome}\n")
     if not rep.findings:
