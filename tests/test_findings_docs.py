@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from doc_commands import ROOT, Paste, differences, pastes, run
 
 PASTES = [p for doc in sorted((ROOT / "docs" / "findings").glob("*.md")) for p in pastes(doc)]
