@@ -30,30 +30,39 @@ from vmacheck.scenarios.matrix import Plan, behaviour_diff, execute, seed_matrix
 
 
 def do_list(args: argparse.Namespace) -> int:
+    from vmacheck.cli_support import CONFIG_SWITCHES
+    from vmacheck.report.listing import public_text, version_summary
+
     load_variant_files(args.variant_file)
     scenarios = all_scenarios()
     functions: dict[str, dict[str, Any]] = {
         name: {"default": k.default, "seed": list(SEED_VARIANTS.get(name, ())),
-               "versions": {v: k.docs.get(v, "") for v in sorted(k.versions)}}
-        for name, k in sorted(REGISTRY.items()) if len(k.versions) > 1 or name in SEED_VARIANTS}
+               "versions": {v: version_summary(k, v) for v in sorted(k.versions)}}
+        for name, k in sorted(REGISTRY.items())}
     if args.json:
-        dump_json({"scenarios": [{"name": s.name, "group": s.group, "summary": s.summary,
+        dump_json({"scenarios": [{"name": s.name, "group": s.group,
+                                  "summary": public_text(s.summary),
                                   "functions": list(s.functions), "config": s.config}
                                  for s in scenarios],
-                   "functions": functions, "finding_kinds": FINDING_KINDS})
+                   "functions": functions, "config": CONFIG_SWITCHES,
+                   "finding_kinds": FINDING_KINDS})
         return EXIT_CLEAN
     out = sys.stdout
     out.write("Scenarios:\n")
     width = max((len(s.name) for s in scenarios), default=10)
     for s in scenarios:
-        out.write(f"  {s.name.ljust(width)}  {s.summary}\n")
-    out.write("\nVersioned functions (function@version; * = seed version, all combinations "
-              "checked;\nunstarred: historic versions, run once each):\n")
+        out.write(f"  {s.name.ljust(width)}  {public_text(s.summary)}\n")
+    out.write("\nReplaceable functions (function@version; --variant F@V selects a version, "
+              "--variant-file adds yours;\n* = seed version, every combination checked; "
+              "others: historic versions, run once each):\n")
     for name, info in functions.items():
         for v, doc in info["versions"].items():
             star = "*" if v in info["seed"] else " "
             dflt = " (default)" if v == info["default"] else ""
             out.write(f"  {star} {name}@{v}{dflt}  {doc}\n")
+    out.write("\nConfiguration switches (--config NAME=y|n):\n")
+    for name, meaning in CONFIG_SWITCHES.items():
+        out.write(f"  {name.ljust(16)}  {meaning}\n")
     out.write("\nFinding kinds:\n")
     for kind, meaning in FINDING_KINDS.items():
         out.write(f"  {kind.ljust(16)}  {meaning}\n")
