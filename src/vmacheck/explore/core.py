@@ -125,9 +125,10 @@ class Execution:
         elif reads is not None:
             objs = list(reads)
             reads = objs
-            self._explain[name] = lambda: ", ".join(
-                f"{o.name}={getattr(o, '_value', '?')!r}" for o in objs
-                if hasattr(o, "_value"))
+            if len(objs) <= 6:  # a few named values say what broke; dozens say nothing
+                self._explain[name] = lambda: ", ".join(
+                    f"{o.name}={getattr(o, '_value', '?')!r}" for o in objs
+                    if hasattr(o, "_value"))
         if at_end or reads is None:
             return
         if self._observer is None:

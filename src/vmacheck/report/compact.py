@@ -98,7 +98,10 @@ def _is_command(line: Any) -> bool:
 
 
 def _first_line(message: str) -> str:
-    return message.splitlines()[0].removeprefix("invariant violated: ") if message else ""
+    from vmacheck.report.listing import public_text
+
+    text = message.splitlines()[0].removeprefix("invariant violated: ") if message else ""
+    return public_text(text)
 
 
 def _indent(text: Text) -> Padding:

@@ -156,17 +156,36 @@ def short_replay(run: Any, finding: Finding) -> str:
     return " ".join(parts)
 
 
+def _non_default(run: Any) -> set[str]:
+    from vmacheck.kernel.variants import REGISTRY
+
+    return {f"{fn}@{v}" for fn, v in run.variants.items()
+            if fn not in REGISTRY or REGISTRY[fn].default != v}
+
+
 def _describe(failing: list[Any], passing: list[Any]) -> str:
     """The versions that explain why ``failing`` runs (of one scenario) show a bug and
-    ``passing`` ones do not: one function's versions (``f@a|b``), else two functions'
-    (``f@a + g@b``), else the failing selections; ``every version`` when all runs fail."""
-    if not passing:
-        return "every version"
+    ``passing`` ones do not: one function's non-default versions (``f@a | b``) when every
+    run with them fails; else the non-default versions all failing runs share; else two
+    functions' versions (``f@a + g@b``); else the failing selections.  ``every version``
+    when all runs fail and they share no changed version."""
+    from vmacheck.kernel.variants import REGISTRY
+
     functions = sorted({fn for r in failing for fn in r.variants})
+    single = []
     for fn in functions:
         bad = {r.variants.get(fn) for r in failing}
         if not any(r.variants.get(fn) in bad for r in passing):
-            return f"{fn}@{' | '.join(sorted(v for v in bad if v))}"
+            single.append((fn, sorted(v for v in bad if v)))
+    default = {fn: REGISTRY[fn].default for fn in functions if fn in REGISTRY}
+    for fn, bad_versions in single:
+        if default.get(fn) not in bad_versions:
+            return f"{fn}@{' | '.join(bad_versions)}"
+    common = set.intersection(*(_non_default(r) for r in failing))
+    if common and not any(common <= _non_default(r) for r in passing):
+        return " + ".join(sorted(common))
+    if not passing:
+        return "every version"
     for i, f in enumerate(functions):
         for g in functions[i + 1:]:
             pairs = {(r.variants.get(f), r.variants.get(g)) for r in failing}
@@ -175,6 +194,9 @@ def _describe(failing: list[Any], passing: list[Any]) -> str:
                 gs = sorted({b for _, b in pairs if b})
                 if len(pairs) == len(fs) * len(gs):
                     return f"{f}@{' | '.join(fs)} + {g}@{' | '.join(gs)}"
+    if single:
+        fn, bad_versions = single[0]
+        return f"{fn}@{' | '.join(bad_versions)}"
     return "; ".join(selection_text(r) for r in failing)
 
 
