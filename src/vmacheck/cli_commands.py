@@ -226,7 +226,7 @@ def do_outcomes(args: argparse.Namespace, selection: Selection, options: dict[st
                 progress: Progress, color: bool) -> int:
     s = scenario(args.scenario)
     plans = seed_matrix([s], selection.variants, selection.config, historic=False)
-    runs, interrupted = _run_plans(plans, options, progress)
+    runs, interrupted = _run_plans(plans, options, progress, tuple(args.variant_file))
     from vmacheck.report.jsonout import to_json
     from vmacheck.report.text import render_outcomes
 
@@ -248,7 +248,8 @@ def do_diff(args: argparse.Namespace, selection: Selection, options: dict[str, A
 
     plan_a = Plan(s, {**selection.variants, **a}, {**s.config, **selection.config})
     plan_b = Plan(s, {**selection.variants, **b}, {**s.config, **selection.config})
-    runs, interrupted = _run_plans([plan_a, plan_b], options, progress)
+    runs, interrupted = _run_plans([plan_a, plan_b], options, progress,
+                                   tuple(args.variant_file))
     if len(runs) < 2:
         sys.stdout.write("vmacheck: interrupted before both sides ran\n")
         return EXIT_INTERRUPTED

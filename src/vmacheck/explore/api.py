@@ -69,9 +69,10 @@ def explore(
     most ``preemption_bound`` preemptions).  The sampling modes need ``max_executions`` or
     ``max_seconds``.  ``max_seconds`` bounds minimising too: findings get whatever time is
     left.  A KeyboardInterrupt (while exploring or minimising) stops the run and still
-    returns what was found, marked incomplete.  A step that runs model code for
-    ``soft_lockup_seconds`` (default 1 s, at most a quarter of ``max_seconds``) without
-    awaiting is stopped and reported as a ``soft-lockup``; the exploration then stops.
+    returns what was found, marked incomplete.  A step that runs model code without
+    awaiting for ``soft_lockup_seconds`` (default 1 s; with ``max_seconds`` at most a quarter
+    of it, at least 0.5 s) is stopped and reported as a ``soft-lockup``; the exploration
+    then stops.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -79,7 +80,7 @@ def explore(
         raise ValueError(f"mode {mode!r} samples forever: give max_executions or max_seconds")
     limit = soft_lockup_seconds or DEFAULT_LIMIT
     if max_seconds is not None:
-        limit = min(limit, max(max_seconds / 4, 0.05))
+        limit = min(limit, max(max_seconds / 4, 0.5))  # not below: a busy machine pauses
     with Watchdog(limit):
         return _explore(model, mode, seed, max_executions, max_steps, max_seconds, pct_depth,
                         preemption_bound, minimise, keep_log, progress, progress_every)
