@@ -14,6 +14,7 @@ from typing import Any
 
 from vmacheck.explore.findings import Finding
 from vmacheck.report import _common as c
+from vmacheck.report.listing import public_text
 
 RULE = "=" * 66
 _ELIDE_HEAD, _ELIDE_TAIL = 12, 24
@@ -32,7 +33,7 @@ def render_finding(run: Any | None, finding: Finding, *, color: bool = False,
     head = c.header(finding)
     tone = _YELLOW if c.is_warning(finding) else _RED
     out = [RULE, _paint(head[0], tone, color), *head[1:]]
-    out += _wrap(finding.message)
+    out += _wrap(public_text(finding.message))
     if finding.extra.get("values"):
         out += _wrap(f"values: {finding.extra['values']}")
     if finding.kind == "lock-order":
