@@ -73,20 +73,22 @@ def _matrix(runs: list[Any], bugs: list[s.Bug], width: int, verbose: bool) -> li
     if rows:
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold",
                       padding=(0, 1), expand=True)
-        table.add_column("VERSIONS WITH NEW BUGS", overflow="fold", ratio=3)
+        table.add_column("VERSIONS WITH NEW BUGS", overflow="fold", ratio=1)
         table.add_column("SCENARIOS", justify="right", no_wrap=True)
-        table.add_column("BUGS", overflow="fold", ratio=2)
+        table.add_column("BUGS", overflow="fold", width=21)  # two ids a row
         for row in rows:
             table.add_row(Text(row.versions, style="red"), str(len(row.scenarios)),
                           " ".join(row.bugs))
         out.append(table)
     states = s.scenario_states(runs)
+    keys = ("new", "expected", "clean", "incomplete") if verbose or not rows else \
+        ("expected", "clean", "incomplete")  # the matrix shows where the new bugs are
     for key, label, style in (("new", "Scenarios with new bugs", "bold red"),
                               ("expected", "With expected findings only", "bold"),
                               ("clean", "Clean (complete)", "bold green"),
                               ("incomplete", "No findings, incomplete", "bold yellow")):
         names = states[key]
-        if names:
+        if names and key in keys:
             out.append(_line(Text.assemble((f"{label} ({len(names)}): ", style),
                                            ", ".join(names)), verbose))
     return out
@@ -180,8 +182,8 @@ def render_check(runs: list[Any], *, width: int = 100, color: bool = False,
     buffer = io.StringIO()
     con = console(width, color, buffer)
     con.print(headline(runs, bugs, seconds, interrupted, not_run))
-    configs = sorted({s.config_line(r) for r in runs})
-    if configs and configs != [""]:
+    configs = sorted({s.config_line(r) for r in runs if s.config_chosen(r)})
+    if configs:
         _emit(con, _line(Text("Configuration: " + " | ".join(c or "defaults" for c in configs),
                               style="dim"), verbose))
     con.print()

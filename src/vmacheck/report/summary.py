@@ -71,8 +71,10 @@ def bug_key(finding: Finding) -> tuple[str, str, str]:
 def _without_tasks(finding: Finding) -> str:
     """The message with the names of the scenario's tasks blanked: "blocked: munmap (...)"
     and "blocked: mprotect (...)" are one bug seen from two scenarios."""
-    names = {t.name for t in finding.threads} | {s.thread for s in finding.trace}
     text = finding.message
+    if finding.kind == "resource-leak":  # which task leaked is part of the bug
+        return text
+    names = {t.name for t in finding.threads} | {s.thread for s in finding.trace}
     for name in sorted((n for n in names if n), key=len, reverse=True):
         text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", "<task>", text)
     return text
@@ -131,6 +133,17 @@ def selection_text(run: Any) -> str:
 def config_line(run: Any) -> str:
     """The configuration switches of ``run`` (``PER_VMA_LOCK=n, ...``), empty if none."""
     return ", ".join(f"{k}={'y' if v else 'n'}" for k, v in sorted(run.config.items()))
+
+
+def config_chosen(run: Any) -> bool:
+    """Whether ``run``'s configuration differs from its scenario's own (a --config)."""
+    from vmacheck.scenarios.catalogue import get
+
+    try:
+        base = get(run.scenario).config
+    except ValueError:
+        return bool(run.config)
+    return any(base.get(k) != v for k, v in run.config.items())
 
 
 def short_replay(run: Any, finding: Finding) -> str:
