@@ -151,3 +151,11 @@ def test_several_scenarios_and_globs() -> None:
 def test_version() -> None:
     code, out, _ = run_cli(["--version"])
     assert code == 0 and re.fullmatch(r"vmacheck \d+\.\d+\.\d+\n", out)
+
+
+def test_chosen_configuration_is_shown() -> None:
+    code, out, _ = run_cli(["check", "test-clean", "--config", "PER_VMA_LOCK=n", "--no-color"])
+    assert code == 0
+    assert out.splitlines()[1] == "Configuration: PER_VMA_LOCK=n"
+    code, out, _ = run_cli(["check", "test-clean", "--no-color"])
+    assert "Configuration:" not in out
