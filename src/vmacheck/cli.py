@@ -13,7 +13,13 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from vmacheck.cli_support import Progress, UsageError, parse_config, selection_from_args
+from vmacheck.cli_support import (
+    UsageError,
+    check_budgets,
+    check_output_paths,
+    parse_config,
+    selection_from_args,
+)
 from vmacheck.explore.memory import MEMORY_MODELS, using
 from vmacheck.explore.units import SplitError
 
@@ -50,8 +56,10 @@ def _common(p: argparse.ArgumentParser, *, budgets: bool = True) -> None:
         p.add_argument("--mode", default="dpor", choices=["dpor", "random", "pct", "bounded"],
                        help="exploration mode (default: dpor, every distinct interleaving)")
         p.add_argument("--seed", type=int, default=0, help="seed for random and pct modes")
-        p.add_argument("--max-executions", type=int, default=None, metavar="N")
-        p.add_argument("--max-seconds", type=float, default=None, metavar="S")
+        p.add_argument("--max-executions", type=int, default=None, metavar="N",
+                       help="executions per run")
+        p.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                       help="time for the whole command, minimising included")
         p.add_argument("--max-steps", type=int, default=None, metavar="N",
                        help="steps per execution before a step-limit finding")
         p.add_argument("--pct-depth", type=int, default=3, metavar="D")
@@ -77,15 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show a Python traceback on internal errors")
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
+    parser.add_argument("--version", action="version", version=f"vmacheck {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser("list", help="list scenarios, versioned functions and finding kinds")
     _global(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--variant-file", action="append", default=[], metavar="FILE.py")
     p = sub.add_parser("check", help="explore scenarios and print the verdicts and findings")
-    p.add_argument("scenario", nargs="?", help="scenario name (default: the whole catalogue "
-                   "against every seed version)")
+    p.add_argument("scenario", nargs="*", metavar="SCENARIO",
+                   help="scenario names or globs such as 'binder-*' (default: the whole "
+                   "catalogue against every seed version)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also print the full report of every finding")
     _common(p)
+    p = sub.add_parser("show", help="the full reports of one bug of the last check")
+    p.add_argument("bug", metavar="BUG-ID", help="a bug id printed by 'vmacheck check'")
+    _global(p)
     p = sub.add_parser("outcomes", help="the reachable end states of a scenario, with counts")
     p.add_argument("scenario")
     _common(p)
@@ -116,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "replay, litmus; see --help)")
         return _dispatch(args)
     except (UsageError, SplitError) as err:
+        sys.stdout.flush()
         print(f"vmacheck: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -141,22 +157,25 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "litmus":
         from vmacheck.cli_litmus import do_litmus
         return do_litmus(args)
-    with using(args.memory_model):
+    if args.command == "show":
+        return cmd.do_show(args, color)
+    with using(getattr(args, "memory_model", "sc")):
         return _run_command(args, color)
 
 
 def _run_command(args: argparse.Namespace, color: bool) -> int:
     from vmacheck import cli_commands as cmd
+    from vmacheck.cli_progress import Progress
 
     if args.memory_model != "sc" and not args.json:
         print(f"memory model: {args.memory_model} (view-based release/acquire; see README "
               "'Memory models')")
-
     selection = selection_from_args(args)
     if args.command == "replay":
         return cmd.do_replay(args, selection, color)
     options = _explore_options(args)
-    progress = Progress(sys.stderr, enabled=not args.json)
+    check_output_paths(args)
+    progress = Progress(sys.stderr, color=not args.no_color)
     if args.command == "check":
         return cmd.do_check(args, selection, options, progress, color)
     if args.command == "outcomes":
@@ -164,13 +183,17 @@ def _run_command(args: argparse.Namespace, color: bool) -> int:
     return cmd.do_diff(args, selection, options, progress, color)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vmacheck")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
 def _explore_options(args: argparse.Namespace) -> dict[str, Any]:
-    if args.max_executions is not None and args.max_executions < 1:
-        raise UsageError("--max-executions must be at least 1")
-    if args.max_seconds is not None and args.max_seconds <= 0:
-        raise UsageError("--max-seconds must be positive")
-    if args.max_steps is not None and args.max_steps < 1:
-        raise UsageError("--max-steps must be at least 1")
+    check_budgets(args)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if args.mode in ("random", "pct") and args.max_executions is None \

@@ -499,3 +499,34 @@ def test_every_finding_kind_has_a_planted_bug() -> None:
     tested = {mark.args[0] for fn in list(globals().values()) if callable(fn)
               for mark in getattr(fn, "pytestmark", []) if mark.name == "kind"}
     assert tested == set(vc.FINDING_KINDS)
+
+
+def soft_lockup_model() -> list[Any]:
+    flag = vc.Var("flag", 0)
+
+    async def spinner() -> None:
+        await flag.store(1)
+        n = 0
+        while n >= 0:  # soft lockup: a loop that never awaits
+            n += 1
+
+    async def other() -> None:
+        await flag.load()
+
+    return [("spinner", spinner()), ("other", other())]
+
+
+@pytest.mark.kind("soft-lockup")
+def test_soft_lockup_stops_a_loop_that_never_awaits() -> None:
+    import time
+
+    start = time.monotonic()
+    r = vc.explore(soft_lockup_model, soft_lockup_seconds=0.3)
+    took = time.monotonic() - start
+    f = the_finding(r, "soft-lockup")
+    assert f.thread == "spinner" and "without awaiting" in f.message
+    assert f.location is not None and f.location.function == "spinner"
+    assert f.location.line in {line_of(soft_lockup_model, "soft lockup: a loop"),
+                               line_of(soft_lockup_model, "n += 1")}
+    assert r.stop_reason == "soft-lockup" and not r.complete
+    assert took < 10.0, took  # found, replayed once, and stopped: not a hang

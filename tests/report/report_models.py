@@ -197,6 +197,21 @@ def step_limit() -> list[tuple[str, Any]]:
     return [("a/1", spin(0)), ("b/2", spin(1))]
 
 
+def soft_lockup() -> list[tuple[str, Any]]:
+    """A task spins on a local copy of a flag, never awaiting again: a soft lockup."""
+    flag = vc.Var("mm->mmap_lock.count", 0)
+
+    async def wait_for_unlock() -> None:
+        seen = await flag.load()
+        while seen == 0:  # spins on a stale copy: never awaits
+            seen = seen * 1
+
+    async def holder() -> None:
+        await flag.store(1)
+
+    return [("khugepaged/1", wait_for_unlock()), ("munmap/2", holder())]
+
+
 def invariant() -> list[tuple[str, Any]]:
     """map_count and the VMA tree disagree between two stores."""
     count = vc.Var("mm->map_count", 0)
@@ -250,6 +265,7 @@ MODELS: dict[str, Model] = {
     "bad-unlock": bad_unlock,
     "sleep-in-atomic": sleep_in_atomic,
     "step-limit": step_limit,
+    "soft-lockup": soft_lockup,
     "invariant": invariant,
     "lock-order": lock_order,
 }

@@ -92,7 +92,7 @@ def check_page(doc: Node, runs: list[ScenarioRun]) -> None:
     assert len(rows) == len(runs)
     for row, run in zip(rows, runs, strict=True):
         cells = [c.content().strip() for c in row.all("td")]
-        assert cells[0] == run.scenario and cells[2] == run.verdict()
+        assert cells[0] == run.scenario and cells[2] == run.state()
         assert cells[4] == str(run.result.executions)
     findings = [f for run in runs for f in run.result.findings]
     sections = doc.all("section", "finding")

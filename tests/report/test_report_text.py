@@ -35,6 +35,7 @@ HEADERS: dict[str, list[str]] = {
     "sleep-in-atomic": ["BUG: vmacheck: sleeping function called from invalid context in "
                         "follow_page"],
     "step-limit": ["BUG: vmacheck: soft lockup in spin (step limit)"],
+    "soft-lockup": ["BUG: vmacheck: soft lockup in wait_for_unlock (stuck without awaiting)"],
     "invariant": ["BUG: vmacheck: invariant violated at end of execution"],
     "lock-order": ["WARNING: possible circular locking dependency detected"],
 }
@@ -249,7 +250,8 @@ def test_result_and_verdict_table(runs: list[ScenarioRun], outcome_run: Scenario
     for row, r in zip(table[1:], [*runs, outcome_run], strict=True):
         assert row[starts[0]:].startswith(r.scenario)
         assert row[starts[2]:].startswith(r.verdict())
-        assert row[starts[3]:].startswith("yes")
+        assert row[starts[3]:].startswith("yes" if r.result.complete else
+                                          f"no ({r.result.stop_reason})")
         end = starts[4] + len("EXECUTIONS")
         assert row[:end].endswith(str(r.result.executions))
         kinds = row[starts[5]:]

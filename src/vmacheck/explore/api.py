@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result
+from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result, ThreadSnapshot
 from vmacheck.explore.lockdep import LockGraph
 from vmacheck.explore.memory import active_memory_model, using
 from vmacheck.explore.modes import Run, dpor, pct, preemption_bounded, random_walk
 from vmacheck.explore.runner import Model, replay, snapshot_threads
 from vmacheck.explore.schedule import context_switches, format_schedule
 from vmacheck.explore.shrink import shrink
+from vmacheck.explore.watchdog import DEFAULT_LIMIT, Watchdog
 
 MODES = ("dpor", "random", "pct", "bounded")
 
@@ -55,15 +56,15 @@ class _Tally:
 
 
 def explore(model: Model, *, memory_model: str | None = None, **options: Any) -> Result:
-    """Explore ``model`` (see :func:`_explore` for the options) under ``memory_model``:
+    """Explore ``model`` (see :func:`_explore_options` for the options) under ``memory_model``:
     ``"sc"`` (sequential consistency, the default) or ``"weak"``
     (:mod:`vmacheck.explore.memory`); None keeps the one a ``with using(...)`` block set.
     Findings are minimised and replayed under the same model."""
     with using(memory_model or active_memory_model()):
-        return _explore(model, **options)
+        return _explore_options(model, **options)
 
 
-def _explore(
+def _explore_options(
     model: Model,
     *,
     mode: str = "dpor",
@@ -80,14 +81,19 @@ def _explore(
     workers: int = 1,
     scheduler: str | None = None,
     checkpoint: str | None = None,
+    soft_lockup_seconds: float | None = None,
 ) -> Result:
     """Explore the interleavings of ``model`` and report what was found.
 
     ``mode`` is ``"dpor"`` (every Mazurkiewicz trace exactly once), ``"random"`` (uniform random
     walk), ``"pct"`` (PCT with depth ``pct_depth``) or ``"bounded"`` (every schedule with at
     most ``preemption_bound`` preemptions).  The sampling modes need ``max_executions`` or
-    ``max_seconds``.  A KeyboardInterrupt stops the run and still returns what was found,
-    marked incomplete.
+    ``max_seconds``.  ``max_seconds`` bounds minimising too: findings get whatever time is
+    left.  A KeyboardInterrupt (while exploring or minimising) stops the run and still
+    returns what was found, marked incomplete.  A step that runs model code without
+    awaiting for ``soft_lockup_seconds`` (default 1 s; with ``max_seconds`` at most a quarter
+    of it, at least 0.5 s) is stopped and reported as a ``soft-lockup``; the exploration
+    then stops.
 
     ``workers``, ``scheduler`` and ``checkpoint`` split a ``dpor`` exploration into work units
     (:mod:`vmacheck.explore.parallel`): run in ``workers`` forked processes, on a Dask
@@ -108,6 +114,18 @@ def _explore(
                              max_seconds=max_seconds, minimise=minimise, keep_log=keep_log,
                              progress=progress, progress_every=progress_every,
                              workers=workers, scheduler=scheduler, checkpoint=checkpoint)
+    limit = soft_lockup_seconds or DEFAULT_LIMIT
+    if max_seconds is not None:
+        limit = min(limit, max(max_seconds / 4, 0.5))  # not below: a busy machine pauses
+    with Watchdog(limit):
+        return _explore_run(model, mode, seed, max_executions, max_steps, max_seconds, pct_depth,
+                        preemption_bound, minimise, keep_log, progress, progress_every)
+
+
+def _explore_run(model: Model, mode: str, seed: int, max_executions: int | None, max_steps: int,
+             max_seconds: float | None, pct_depth: int, preemption_bound: int,
+             minimise: bool, keep_log: bool, progress: Callable[[Progress], None] | None,
+             progress_every: float) -> Result:
     graph = LockGraph()
     graph.execution = 1
     runs = _strategy(model, mode, seed, max_steps, pct_depth, preemption_bound, graph)
@@ -123,6 +141,8 @@ def _explore(
             if blocked:
                 tally.blocked += 1
             for raw in ex.findings:
+                if raw.kind == "soft-lockup":
+                    stop = "soft-lockup"
                 key = raw.key()
                 seen = tally.findings.get(key)
                 if seen is None:
@@ -150,6 +170,8 @@ def _explore(
                 last_report = now
                 progress(Progress(tally.executions, len(tally.findings), now - start,
                                   tally.steps, mode))
+            if stop == "soft-lockup":
+                break
             if max_executions is not None and tally.executions >= max_executions:
                 stop = "max_executions"
                 break
@@ -162,10 +184,14 @@ def _explore(
         # a finished generator: make sure the next() that ended it was consumed
         pass
     seconds = time.monotonic() - start
-    complete = stop == "exhausted" and mode == "dpor"
-    findings = _finalise_all(model, tally, max_steps, minimise and stop != "interrupted",
-                             seconds, max_executions, max_seconds, progress, mode)
+    deadline = None if max_seconds is None else start + max_seconds
+    findings, interrupted = _finalise_all(model, tally, max_steps, minimise and stop not in (
+        "interrupted", "soft-lockup"), seconds, max_executions, deadline, progress, mode)
+    if interrupted:
+        stop = "interrupted"
     findings.extend(_lock_order_findings(graph, tally, model, max_steps))
+    seconds = time.monotonic() - start
+    complete = stop == "exhausted" and mode == "dpor"
     outcomes = tuple(Outcome(label, tally.outcomes[label], _text(tally.first.pop(label)))
                      for label in sorted(tally.outcomes))
     return Result(mode, complete, tally.executions, tally.blocked, tally.steps, seconds,
@@ -202,37 +228,47 @@ MINIMISE_FLOOR = 200
 
 
 def _finalise_all(model: Model, tally: _Tally, max_steps: int, minimise: bool, seconds: float,
-                  max_executions: int | None, max_seconds: float | None,
-                  progress: Callable[[Progress], None] | None, mode: str) -> list[Finding]:
-    """Every finding with its minimised interleaving.  Minimising all findings together
-    costs at most a tenth of the exploration's executions (at least ``MINIMISE_FLOOR``, at
-    most ``max_executions``), and at most half its time (at least 5 s, at most
-    ``max_seconds``: a safety net that seldom binds, so that minimal schedules do not depend
-    on the machine's load); each finding gets an equal share of what is left."""
+                  max_executions: int | None, deadline: float | None,
+                  progress: Callable[[Progress], None] | None,
+                  mode: str) -> tuple[list[Finding], bool]:
+    """Every finding with its minimised interleaving, and whether Ctrl-C stopped minimising
+    (the findings not minimised yet are then kept as found).  Minimising all findings
+    together costs at most a tenth of the exploration's executions (at least
+    ``MINIMISE_FLOOR``, at most ``max_executions``), and at most half its time (at least 5 s:
+    a safety net that seldom binds, so that minimal schedules do not depend on the machine's
+    load) and never past ``deadline`` (the run's ``max_seconds``); each finding gets an equal
+    share of what is left."""
     executions = max(MINIMISE_FLOOR, tally.executions // MINIMISE_SHARE)
     if max_executions is not None:
         executions = min(executions, max(max_executions, 1))
-    time_left = max(5.0, seconds / 2)
-    if max_seconds is not None:
-        time_left = min(time_left, max_seconds)
     start = time.monotonic()
+    time_left = max(5.0, seconds / 2)
+    if deadline is not None:
+        time_left = min(time_left, max(deadline - start, 0.0))
     used = 0
     out: list[Finding] = []
+    interrupted = False
     items = list(tally.findings.items())
     for n, (key, seen) in enumerate(items):
         share = max((executions - used) // (len(items) - n), 1)
         secs = max(time_left - (time.monotonic() - start), 0.0) / (len(items) - n)
+        shrinking = (minimise and not interrupted and seen.raw.kind != "soft-lockup"
+                     and secs > 0)
 
         def report(k: int, base: int = used) -> None:
             if progress is not None:
                 progress(Progress(base + k, len(items), time.monotonic() - start, 0, mode,
                                   "minimise"))
 
-        finding, spent = _finalise(model, key, seen, max_steps, minimise, share, secs,
-                                   report if progress is not None else None)
+        try:
+            finding, spent = _finalise(model, key, seen, max_steps, shrinking, share, secs,
+                                       report if progress is not None else None)
+        except KeyboardInterrupt:  # Ctrl-C while minimising: keep the finding as found
+            interrupted = True
+            finding, spent = _finalise(model, key, seen, max_steps, False)
         used += spent
         out.append(finding)
-    return out
+    return out, interrupted
 
 
 def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int,
@@ -258,11 +294,23 @@ def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int
     hit = next((f for f in rep.findings if f.key() == key), raw)
     trace = tuple(s for s in rep.trace if s.index <= hit.step)
     cut = minimal[: min(len(minimal), hit.step + 1)]
-    threads = snapshot_threads(model, cut, max_steps=max_steps, choices=choices)
-    return Finding(raw.kind, raw.message, raw.thread, raw.location,
+    threads: tuple[ThreadSnapshot, ...] = ()
+    if raw.kind != "soft-lockup":  # re-running the loop would wait for the watchdog again
+        threads = _at_violation(snapshot_threads(model, cut, max_steps=max_steps,
+                                                 choices=choices), hit)
+    return Finding(raw.kind, raw.message, raw.thread, hit.location or raw.location,
                    format_schedule(original, seen.choices), format_schedule(minimal, choices),
                    trace, seen.count, context_switches(minimal), context_switches(original),
-                   dict(raw.extra), threads), spent[0]
+                   {**raw.extra, **hit.extra}, threads), spent[0]
+
+
+def _at_violation(threads: tuple[ThreadSnapshot, ...],
+                  hit: RawFinding) -> tuple[ThreadSnapshot, ...]:
+    """The snapshots with the reporting thread's stack as it was when the finding was
+    reported (the snapshot is taken after the violating step, when it has moved on)."""
+    if not hit.stack or hit.tid is None:
+        return threads
+    return tuple(replace(t, stack=hit.stack) if t.tid == hit.tid else t for t in threads)
 
 
 def _lock_order_findings(graph: LockGraph, tally: _Tally, model: Model,

@@ -146,7 +146,8 @@ def outcome(fn: Callable[[], object]) -> None:
 
 
 def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
-              reads: Iterable[Shared] | None = None) -> None:
+              reads: Iterable[Shared] | None = None,
+              explain: Callable[[], object] | None = None) -> None:
     """Register a named check, run after every step (or only at the end with ``at_end``).
 
     The explorer runs one interleaving per Mazurkiewicz trace, so a check run after every
@@ -154,8 +155,12 @@ def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
     shared objects the check looks at) to make every write to them visible: the explorer
     then orders those writes in every way and the check sees every state they can form.
     ``at_end`` checks need no ``reads``: the final state is the same for a whole trace.
+
+    When the check fails, ``explain()`` (if given) says with which values, e.g.
+    ``lambda: f"refcount {page.peek()}, expected 2"``; without it the values of the ``reads``
+    variables are shown.  Reports print it under the message (``values:``).
     """
-    current().add_invariant(name, check, at_end=at_end, reads=reads)
+    current().add_invariant(name, check, at_end=at_end, reads=reads, explain=explain)
 
 
 def atomic_enter(reason: str) -> None:

@@ -8,6 +8,7 @@ that thread's local code up to its next op.  The executor knows nothing of the k
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +25,7 @@ from vmacheck.explore.ops import (
     ModelError,
     Op,
     Shared,
+    SoftLockup,
     SpawnOp,
     UseAfterFree,
     current,
@@ -37,6 +39,7 @@ from vmacheck.explore.state import (
     TraceStep,
     _await_site,
     _exc_location,
+    _exc_stack,
     _find_cycle,
     _is_engine,
     _is_null_deref,
@@ -46,6 +49,7 @@ from vmacheck.explore.state import (
 
 ValueChooser = Callable[["Execution", int, int, int], int]
 """Picks the value of a choice: ``(execution, thread, number of values, step index)``."""
+_SERIAL = itertools.count()
 
 __all__ = [
     "Allocation", "BugOn", "ChoiceOp", "Event", "Execution", "Footprint", "Held", "JoinOp",
@@ -76,6 +80,7 @@ class Execution:
         mm = _memory.active_memory_model() if memory_model is None else memory_model
         self.memory = None if mm == "sc" else _memory.WeakMemory()
         """The weak memory state (None under sequential consistency)."""
+        self.serial = next(_SERIAL)
         self.objects: list[Shared] = []
         self.threads: list[ThreadState] = []
         self.events: list[Event] = []
@@ -111,6 +116,7 @@ class Execution:
         """The chooser gave up (a sleep-set-blocked prefix): the execution has no end state."""
         self._failed_invariants: set[str] = set()
         self._deadlock_reported: set[frozenset[int]] = set()
+        self._explain: dict[str, Callable[[], object]] = {}
         self.activate()
         threads = list(model())
         for index, spec in enumerate(threads):
@@ -132,7 +138,8 @@ class Execution:
         return len(self.objects) - 1
 
     def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
-                      reads: Iterable[Shared] | None = None) -> None:
+                      reads: Iterable[Shared] | None = None,
+                      explain: Callable[[], object] | None = None) -> None:
         """Register a check.
 
         A check run after every step sees intermediate states, and those differ between the
@@ -150,6 +157,15 @@ class Execution:
         changed by plain Python in model code is seen at the next such step).
         """
         self.invariants.append((name, check, at_end))
+        if explain is not None:
+            self._explain[name] = explain
+        elif reads is not None:
+            objs = list(reads)
+            reads = objs
+            if len(objs) <= 6:  # a few named values say what broke; dozens say nothing
+                self._explain[name] = lambda: ", ".join(
+                    f"{o.name}={getattr(o, '_value', '?')!r}" for o in objs
+                    if hasattr(o, "_value"))
         if at_end:
             return
         if reads is None:
@@ -173,15 +189,30 @@ class Execution:
         tid: int | None,
         location: Location | None = None,
         extra: dict[str, Any] | None = None,
+        stack: tuple[Location, ...] | None = None,
     ) -> None:
+        if stack is None:
+            # in thread code (a WARN_ON) or in an op: the reporting thread's stack now
+            stack = self.stack_of(tid) if tid is not None and self.current_tid == tid else ()
         if location is None and tid is not None:
-            location = self.location_of(tid)
+            location = stack[-1] if stack else self.location_of(tid)
         thread = self.threads[tid].name if tid is not None else ""
         # inside an op the step is the one being executed; in thread code or at the end it
         # is the step that led there
         step = len(self.events) if (self.current_tid is not None and not
                                     self._in_thread_code) else max(len(self.events) - 1, 0)
-        self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {}))
+        self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {},
+                                        stack))
+
+    def site(self, tid: int | None = None) -> dict[str, Any]:
+        """Who is doing something now (for "Allocated by"/"Freed by"): task, step, stack."""
+        if tid is None:
+            tid = self.current_tid
+        if tid is None:  # the model building its state
+            return {"task": "(model set-up)", "step": 0, "stack": list(_live_stack(
+                sys._getframe(1)))}
+        return {"task": self.threads[tid].name, "step": len(self.events) + 1,
+                "stack": list(self.stack_of(tid))}
 
     def location_of(self, tid: int) -> Location | None:
         """The innermost model frame of a thread (``stack_of(tid)[-1]``), found without
@@ -400,7 +431,15 @@ class Execution:
             loc = Location(code.co_name, code.co_filename, line)
         elif tid is not None and self.threads[tid].live:
             loc = self.location_of(tid)
-        self.report("invariant", f"invariant violated: {name}", tid, loc)
+        extra: dict[str, Any] = {}
+        explain = self._explain.get(key)
+        if explain is not None:
+            try:
+                extra["values"] = str(explain())
+            except Exception as err:
+                extra["values"] = f"<{type(err).__name__}: {err}>"
+        self.report("invariant", f"invariant violated: {name}", tid, loc, extra,
+                    (loc,) if loc is not None else ())
 
     def _uaf(self, t: ThreadState, op: Op, fp: Footprint, obj: Shared) -> Event:
         event = Event(len(self.events), t.tid, fp, op, tuple(None for _ in fp))
@@ -411,7 +450,8 @@ class Execution:
             self.listener(self, event)
         assert obj.alloc is not None
         self.report("use-after-free",
-                    f"{op.describe()} touches {obj.name} of freed {obj.alloc.name}", t.tid)
+                    f"{op.describe()} touches {obj.name} of freed {obj.alloc.name}", t.tid,
+                    extra=obj.alloc.sites())
         self._kill(t)
         return event
 
@@ -420,9 +460,11 @@ class Execution:
         target = op.target()
         obj = target.name if target is not None else (
             self.objects[fp[0][0]].name if fp else "")
+        ghost = target.ghost if target is not None else bool(fp) and all(
+            self.objects[oid].ghost for oid, _ in fp)
         self.trace.append(TraceStep(len(self.events), t.tid, t.name, op.describe(), obj,
                                     stack[-1] if stack else None, stack,
-                                    tuple(h.desc for h in t.held)))
+                                    tuple(h.desc for h in t.held), ghost))
 
     def _kill(self, t: ThreadState) -> None:
         self.bookkeeping += 1
@@ -447,11 +489,19 @@ class Execution:
             self._in_thread_code = False
             self._thread_exit(t)
             return
+        except SoftLockup as lockup:
+            self.current_tid = None
+            self._in_thread_code = False
+            self.report("soft-lockup", f"{t.name} {lockup}", t.tid, _exc_location(lockup),
+                        stack=_exc_stack(lockup))
+            t.dead = True
+            t.pending = None
+            return
         except BugOn as bug:
             running = False
             self.current_tid = None
             self._in_thread_code = False
-            self.report("assertion", str(bug), t.tid, _exc_location(bug))
+            self.report("assertion", str(bug), t.tid, _exc_location(bug), stack=_exc_stack(bug))
             t.dead = True
             t.pending = None
             return
@@ -460,7 +510,8 @@ class Execution:
             self.current_tid = None
             self._in_thread_code = False
             kind = "null-deref" if _is_null_deref(err) else "exception"
-            self.report(kind, f"{type(err).__name__}: {err}", t.tid, _exc_location(err))
+            self.report(kind, f"{type(err).__name__}: {err}", t.tid, _exc_location(err),
+                        stack=_exc_stack(err))
             t.dead = True
             t.pending = None
             return

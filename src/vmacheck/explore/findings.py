@@ -16,6 +16,8 @@ FINDING_KINDS: dict[str, str] = {
     "bad-unlock": "release of something not held, or held in another mode",
     "sleep-in-atomic": "a sleeping operation inside atomic context (spinlock, RCU read side)",
     "step-limit": "an execution ran past the step budget (likely livelock)",
+    "soft-lockup": "a thread ran too long between two awaited operations (a loop that never "
+                   "awaits), stopped by the watchdog",
     "invariant": "a named check registered by the model failed",
     "lock-order": "the lock-class acquisition graph over all executions has a cycle",
 }
@@ -46,10 +48,15 @@ class RawFinding:
     location: Location | None
     step: int
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    stack: tuple[Location, ...] = field(default=(), hash=False, compare=False)
+    """The reporting thread's model call stack when the finding was reported (empty when
+    the engine reported it between steps)."""
 
     def key(self) -> tuple[object, ...]:
         """Findings with the same key are one bug seen in several executions."""
         loc = (self.location.function, self.location.line) if self.location else None
+        if self.kind == "soft-lockup":  # wherever the watchdog caught the loop
+            return (self.kind, self.location.function if self.location else None)
         if self.kind == "deadlock":
             return (self.kind, tuple(sorted(self.extra.get("cycle", []))), loc)
         return (self.kind, loc, normalise_message(self.message))

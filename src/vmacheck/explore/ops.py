@@ -39,15 +39,26 @@ class UseAfterFree(ModelError):
     """Raised when a thread touches an object whose allocation was freed."""
 
 
+class SoftLockup(BaseException):
+    """Thrown into a model thread by the watchdog when one step runs too long (a loop that
+    never awaits).  A BaseException, so a model's ``except Exception`` cannot swallow it."""
+
+
 class Shared:
-    """Base of every shared object.  Registers with the running execution for an id."""
+    """Base of every shared object.  Registers with the running execution for an id.
 
-    __slots__ = ("alloc", "name", "oid", "version")
+    ``ghost`` marks checker bookkeeping (state only invariants read); reports hide the
+    steps on it.  A name ending in ``(ghost)`` makes an object a ghost too.
+    """
 
-    def __init__(self, name: str, alloc: Allocation | None = None) -> None:
+    __slots__ = ("alloc", "ghost", "name", "oid", "version")
+
+    def __init__(self, name: str, alloc: Allocation | None = None, *,
+                 ghost: bool = False) -> None:
         self.name = name
         self.alloc = alloc
         self.version = 0
+        self.ghost = ghost or name.endswith("(ghost)")
         ex = _CURRENT
         if ex is None:
             current()  # raises: no running execution
@@ -68,13 +79,21 @@ class Shared:
 
 
 class Allocation(Shared):
-    """A heap allocation: objects created with ``alloc=`` die with it (use-after-free checks)."""
+    """A heap allocation: objects created with ``alloc=`` die with it (use-after-free checks).
 
-    __slots__ = ("freed",)
+    When the execution records a trace (replays for reports), the allocation remembers
+    where it was allocated and freed (task, step, model call stack), for the "Allocated
+    by" and "Freed by" parts of a use-after-free report, as KASAN prints them.
+    """
+
+    __slots__ = ("allocated_by", "freed", "freed_by")
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.freed = False
+        ex = current()
+        self.allocated_by = ex.site() if ex.record else None
+        self.freed_by: dict[str, Any] | None = None
 
     def snapshot(self) -> object:
         return self.freed
@@ -82,6 +101,15 @@ class Allocation(Shared):
     def free(self) -> Op:
         """Free the allocation (``kfree``); later touches of its objects are use-after-free."""
         return _Free(self)
+
+    def sites(self) -> dict[str, Any]:
+        """``allocated_by``/``freed_by`` entries for a finding's ``extra`` (when recorded)."""
+        out: dict[str, Any] = {}
+        if self.allocated_by is not None:
+            out["allocated_by"] = self.allocated_by
+        if self.freed_by is not None:
+            out["freed_by"] = self.freed_by
+        return out
 
 
 class Op:
@@ -148,8 +176,11 @@ class _Free(Op):
 
     def execute(self, ex: Execution, tid: int) -> None:
         if self.alloc.freed:
-            ex.report("double-free", f"double free of {self.alloc.name}", tid)
+            ex.report("double-free", f"double free of {self.alloc.name}", tid,
+                      extra=self.alloc.sites())
         self.alloc.freed = True
+        if ex.record:
+            self.alloc.freed_by = ex.site(tid)
 
     def describe(self) -> str:
         return f"free {self.alloc.name}"

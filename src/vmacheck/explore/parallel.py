@@ -231,8 +231,8 @@ def finalise(model: Model, tally: Tally, stop: str, seconds: float, max_steps: i
                                       chain.acquired_at, n)
         seq.edge_schedules[n] = (sched, choices)
     complete = stop == "exhausted"
-    findings = api._finalise_all(model, seq, max_steps, minimise, seconds, None, None, None,
-                                 "dpor")
+    findings, _ = api._finalise_all(model, seq, max_steps, minimise, seconds, None, None,
+                                    None, "dpor")
     findings.extend(api._lock_order_findings(graph, seq, model, max_steps))
     outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))
                      for label, v in sorted(tally.outcomes.items()))

@@ -34,8 +34,9 @@ class Var(Shared):
 
     __slots__ = ("_value",)
 
-    def __init__(self, name: str, value: Any = None, alloc: Any = None) -> None:
-        super().__init__(name, alloc)
+    def __init__(self, name: str, value: Any = None, alloc: Any = None, *,
+                 ghost: bool = False) -> None:
+        super().__init__(name, alloc, ghost=ghost)
         self._value = value
 
     def snapshot(self) -> object:

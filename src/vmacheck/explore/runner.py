@@ -187,6 +187,8 @@ def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000,
     """Re-execute a schedule exactly, recording a full trace.  A schedule string carries the
     values of its choices (``"1:2"``); with a list of thread ids, give them as ``choices``
     (step index to value)."""
+    from vmacheck.explore.watchdog import Watchdog
+
     if isinstance(schedule, str):
         tids, choices = parse_schedule_choices(schedule)
     else:
@@ -194,7 +196,8 @@ def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000,
     if memory_model is not None:
         with using(memory_model):
             return replay(model, tids, max_steps=max_steps, choices=choices)
-    ex, sched, _ = run_one(model, follow(tids), max_steps=max_steps, record=True,
-                           values=by_step(choices or {}))
+    with Watchdog():  # a step that never awaits is a soft-lockup finding, not a hang
+        ex, sched, _ = run_one(model, follow(tids), max_steps=max_steps, record=True,
+                               values=by_step(choices or {}))
     return Replay(format_schedule(sched, ex.choices), tuple(ex.findings), tuple(ex.trace),
                   ex.outcome(), len(sched), tuple(t.name for t in ex.threads))

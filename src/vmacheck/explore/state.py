@@ -72,6 +72,8 @@ class TraceStep:
     location: Location | None
     stack: tuple[Location, ...]
     held: tuple[str, ...]
+    ghost: bool = False
+    """A checker-bookkeeping step (an op on a ghost object): reports hide it."""
 
 
 StepListener = Callable[["Execution", Event], None]
@@ -130,6 +132,13 @@ def _await_site(coro: Any) -> tuple[CodeType, int] | None:
             site = (code, f.f_lineno)
         c = c.cr_await
     return site
+
+
+def _exc_stack(err: BaseException) -> tuple[Location, ...]:
+    """Model frames of an exception's traceback, innermost last."""
+    return tuple(Location(f.name, f.filename, f.lineno or 0)
+                 for f in traceback.extract_tb(err.__traceback__)
+                 if not f.filename.startswith(ENGINE_DIR))
 
 
 def _live_stack(frame: FrameType | None) -> tuple[Location, ...]:

@@ -15,6 +15,8 @@ invariant          ``BUG: vmacheck: invariant violated in FN``                  
 sleep-in-atomic    ``BUG: vmacheck: sleeping function called from invalid        error
                    context in FN``
 step-limit         ``BUG: vmacheck: soft lockup in FN (step limit)``             error
+soft-lockup        ``BUG: vmacheck: soft lockup in FN (stuck without awaiting)``  error
+                   (the watchdog's "BUG: soft lockup - CPU#N stuck for Ns!")
 deadlock           ``INFO: task T blocked forever: vmacheck: deadlock``         error
                    (the hung-task detector's line)
 resource-leak      ``WARNING: vmacheck: lock held when task T exited!``         warning
@@ -154,8 +156,10 @@ def header(finding: Finding) -> list[str]:
         "invariant": "invariant violated",
         "sleep-in-atomic": "sleeping function called from invalid context",
         "step-limit": "soft lockup",
+        "soft-lockup": "soft lockup",
     }.get(kind, kind)
-    suffix = " (step limit)" if kind == "step-limit" else ""
+    suffix = {"step-limit": " (step limit)",
+              "soft-lockup": " (stuck without awaiting)"}.get(kind, "")
     if kind == "invariant" and not finding.thread:
         return [f"BUG: vmacheck: {what} at end of execution"]
     return [f"BUG: vmacheck: {what} in {fn}{suffix}"]
@@ -166,7 +170,8 @@ ThreadView = ThreadSnapshot
 
 
 OWN_STEP_KINDS = frozenset({"assertion", "exception", "null-deref", "use-after-free",
-                            "double-free", "bad-unlock", "sleep-in-atomic", "resource-leak"})
+                            "double-free", "bad-unlock", "sleep-in-atomic", "resource-leak",
+                            "soft-lockup"})
 """Kinds raised by the reporting thread's own step (or the local code right after it)."""
 
 

@@ -144,6 +144,8 @@ def sequence_diagram(finding: Finding) -> str:
     trace = finding.trace
     skip = range(60, len(trace) - 60) if len(trace) > _MAX_ROWS else range(0)
     for k, s in enumerate(trace):
+        if getattr(s, "ghost", False) and k != stop:  # checker bookkeeping
+            continue
         if k in skip:
             if k == skip.start:
                 rows.append(f'<tr class="elided"><td></td><td colspan="{len(cols)}">'
@@ -218,10 +220,11 @@ def _verdicts(runs: list[Any]) -> str:
         if r.findings:
             kinds = f'<a href="#run-{i}-f-0">{kinds}</a>'
         verdict = run.verdict()
+        shown = run.state() if hasattr(run, "state") else verdict  # "clean" only if complete
         rows.append(
             f'<tr class="run"><td>{_e(run.scenario)}</td>'
             f"<td><code>{_e(c.variants_text(run.variants))}</code></td>"
-            f'<td class="verdict-{_e(verdict)}">{_e(verdict)}</td>'
+            f'<td class="verdict-{_e(verdict)}">{_e(shown)}</td>'
             f"<td>{'yes' if r.complete else _e('no (' + r.stop_reason + ')')}</td>"
             f'<td class="num">{r.executions}</td><td class="num">{r.seconds:.2f}</td>'
             f"<td>{kinds}</td></tr>")

@@ -45,6 +45,16 @@ def _finding(f: Finding) -> dict[str, Any]:
     }
 
 
+def _with_bug(run: Any, f: Finding) -> dict[str, Any]:
+    from vmacheck.report.summary import bug_id
+
+    out = _finding(f)
+    out["bug_id"] = bug_id(f)
+    expected = run.is_expected(f) if hasattr(run, "is_expected") else None
+    out["expected"] = expected.reason if expected is not None else None
+    return out
+
+
 def _plain(value: Any) -> Any:
     """``extra`` values as JSON: containers kept, anything else as its string."""
     if isinstance(value, dict):
@@ -72,7 +82,10 @@ def run_to_json(run: Any) -> dict[str, Any]:
         "steps": r.steps,
         "seconds": round(float(r.seconds), 6),
         "stop_reason": r.stop_reason,
-        "findings": [_finding(f) for f in r.findings],
+        "state": run.state() if hasattr(run, "state") else run.verdict(),
+        "missing_expected": [e.describe() for e in run.missing_expected()]
+        if hasattr(run, "missing_expected") and r.complete else [],
+        "findings": [_with_bug(run, f) for f in r.findings],
         "outcomes": [{"label": o.label, "count": o.count, "schedule": o.schedule}
                      for o in r.outcomes],
         "reused_from": None if getattr(run, "reused_from", None) is None

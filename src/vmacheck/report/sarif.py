@@ -93,8 +93,11 @@ def _result(run: Any, finding: Finding, rule_index: int) -> dict[str, Any]:
     return result
 
 
-def to_sarif(runs: list[Any]) -> dict[str, Any]:
-    """The findings of ``runs`` as one SARIF 2.1.0 log with a single run of tool vmacheck."""
+def to_sarif(runs: list[Any], *, interrupted: bool = False) -> dict[str, Any]:
+    """The findings of ``runs`` as one SARIF 2.1.0 log with a single run of tool vmacheck.
+
+    Expected findings (demonstrations, known bugs) carry an external ``suppression`` with the
+    reason; ``executionSuccessful`` is false when the check was interrupted."""
     from vmacheck import __version__
 
     kinds = list(FINDING_KINDS)
@@ -110,7 +113,12 @@ def to_sarif(runs: list[Any]) -> dict[str, Any]:
             if f.kind not in FINDING_KINDS:
                 kinds.append(f.kind)
                 rules.append({"id": f.kind, "shortDescription": {"text": f.kind}})
-            results.append(_result(run, f, kinds.index(f.kind)))
+            result = _result(run, f, kinds.index(f.kind))
+            expected = run.is_expected(f) if hasattr(run, "is_expected") else None
+            if expected is not None:
+                result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                           "justification": expected.reason}]
+            results.append(result)
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
@@ -119,7 +127,7 @@ def to_sarif(runs: list[Any]) -> dict[str, Any]:
                                 "rules": rules}},
             "columnKind": "unicodeCodePoints",
             "results": results,
-            "invocations": [{"executionSuccessful": True,
+            "invocations": [{"executionSuccessful": not interrupted,
                              "properties": {"runs": [
                                  {"scenario": r.scenario, "variants": dict(r.variants),
                                   "verdict": r.verdict(), "complete": bool(r.result.complete)}
@@ -128,8 +136,8 @@ def to_sarif(runs: list[Any]) -> dict[str, Any]:
     }
 
 
-def write_sarif(path: str, runs: list[Any]) -> None:
+def write_sarif(path: str, runs: list[Any], *, interrupted: bool = False) -> None:
     """Write :func:`to_sarif` of ``runs`` to ``path``."""
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(to_sarif(runs), fh, indent=2)
+        json.dump(to_sarif(runs, interrupted=interrupted), fh, indent=2)
         fh.write("\n")

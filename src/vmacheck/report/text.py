@@ -14,6 +14,7 @@ from typing import Any
 
 from vmacheck.explore.findings import Finding
 from vmacheck.report import _common as c
+from vmacheck.report.listing import public_text
 
 RULE = "=" * 66
 _ELIDE_HEAD, _ELIDE_TAIL = 12, 24
@@ -32,7 +33,9 @@ def render_finding(run: Any | None, finding: Finding, *, color: bool = False,
     head = c.header(finding)
     tone = _YELLOW if c.is_warning(finding) else _RED
     out = [RULE, _paint(head[0], tone, color), *head[1:]]
-    out += _wrap(finding.message)
+    out += _wrap(public_text(finding.message))
+    if finding.extra.get("values"):
+        out += _wrap(f"values: {finding.extra['values']}")
     if finding.kind == "lock-order":
         out += ["-" * 66, *_lockdep_body(finding)]
     elif finding.thread:
@@ -41,6 +44,7 @@ def render_finding(run: Any | None, finding: Finding, *, color: bool = False,
     out += _context(run, finding, scenario)
     out.append("")
     out += _thread_sections(finding, color)
+    out += _sites(finding)
     out += _listing(finding, color)
     out += ["", "Replay:", "  " + _paint(c.replay_line(run, finding), _CYAN, color), RULE]
     return "\n".join(out) + "\n"
@@ -89,6 +93,24 @@ def _thread_sections(finding: Finding, color: bool) -> list[str]:
         else:
             out.append("  (no model frames)")
         out += _held(v.name, v.held)
+        out.append("")
+    return out
+
+
+def _sites(finding: Finding) -> list[str]:
+    """KASAN's "Allocated by task" and "Freed by task" blocks, when the engine recorded
+    them (use-after-free, double-free)."""
+    out: list[str] = []
+    for key, title in (("allocated_by", "Allocated by"), ("freed_by", "Freed by")):
+        site = finding.extra.get(key)
+        if not isinstance(site, dict):
+            continue
+        step = site.get("step")
+        when = f" at step {step}" if step else ""
+        out.append(f"{title} task {site.get('task', '?')}{when}:")
+        stack = list(site.get("stack") or [])
+        out += [f"  {c.where(loc) if hasattr(loc, 'function') else loc}"
+                for loc in reversed(stack)] or ["  (no model frames)"]
         out.append("")
     return out
 
@@ -156,6 +178,8 @@ def _listing(finding: Finding, color: bool) -> list[str]:
     if not finding.trace:
         return ["Interleaving: (no steps recorded)"]
     stop = c.focus(finding)
+    hidden = sum(1 for k, s in enumerate(finding.trace)
+                 if getattr(s, "ghost", False) and k != stop)
     index = {tid: k for k, (tid, _) in enumerate(cols)}
     natural = [max([len(name)] + [len(s.op) for s in finding.trace if s.tid == tid]) + 2
                for tid, name in cols]
@@ -166,6 +190,8 @@ def _listing(finding: Finding, color: bool) -> list[str]:
                                                                   strict=True))).rstrip(),
            ("  ----  " + "".join(_cell("-" * (w - 2), w) for w in widths)).rstrip()]
     for k, s in enumerate(finding.trace):
+        if getattr(s, "ghost", False) and k != stop:
+            continue
         if k == _ELIDE_HEAD and len(finding.trace) > _ELIDE_HEAD + _ELIDE_TAIL + 5 \
                 and stop >= len(finding.trace) - _ELIDE_TAIL:
             out.append(f"        ... {len(finding.trace) - _ELIDE_HEAD - _ELIDE_TAIL} steps "
@@ -184,6 +210,9 @@ def _listing(finding: Finding, color: bool) -> list[str]:
         s = finding.trace[stop]
         out += _wrap(f"* step {s.index + 1}: {finding.kind}: {s.thread}: {s.op}", "  ")
         out.append(f"    at {c.where(s.location)}")
+    if hidden:
+        out.append(f"  ({hidden} checker bookkeeping step{'s' if hidden != 1 else ''} "
+                   "not shown; the replay prints them)")
     return out
 
 
@@ -247,12 +276,18 @@ def render_outcomes(run: Any) -> str:
     done = "complete" if r.complete else f"INCOMPLETE ({r.stop_reason})"
     head = (f"Outcomes of {run.scenario} [{c.variants_text(run.variants)}]: "
             f"{len(r.outcomes)} distinct over {total} executions ({done})")
+    tail = ""
+    if r.findings:
+        n = len(r.findings)
+        tail = (f"  findings: {n} ({c.kinds_text(r.findings)}); 'vmacheck check "
+                f"{run.scenario}' with the same --variant options reports them\n")
     if not r.outcomes:
-        return head + "\n  (no outcome labels recorded)\n"
+        return head + "\n  (no outcome labels recorded)\n" + tail
     rows = [["COUNT", "OUTCOME", "SCHEDULE"]]
     rows += [[str(o.count), o.label or "(unlabelled)", o.schedule or "(default)"]
              for o in r.outcomes]
-    return head + "\n" + "\n".join("  " + line for line in _table(rows, {0})) + "\n"
+    return (head + "\n" + "\n".join("  " + line for line in _table(rows, {0})) + "\n"
+            + tail)
 
 
 def render_diff(diff: dict[str, Any]) -> str:

@@ -22,6 +22,45 @@ class ScenarioError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Expected:
+    """A finding a scenario or a version is known to produce, and why.
+
+    A finding matches when its kind is ``kind``, ``message`` (if given) occurs in its message
+    and ``function`` (if given) is where it was reported.  ``variants`` restricts the
+    expectation to runs with those versions selected (``{"function": "version"}``), ``config``
+    to runs under that configuration.  ``reason`` says why it is expected: a demonstration
+    scenario, or a known kernel bug with the commit that introduced it.  Expected findings do
+    not make ``vmacheck check`` fail; an expected finding that a complete run no longer
+    reaches is reported.
+    """
+
+    kind: str
+    reason: str
+    message: str = ""
+    function: str = ""
+    variants: dict[str, str] = field(default_factory=dict)
+    config: dict[str, bool] = field(default_factory=dict)
+    required_in: tuple[str, ...] = ()
+
+    def applies(self, variants: dict[str, str], config: dict[str, bool]) -> bool:
+        """Whether a run with these versions and configuration should show this finding."""
+        return (all(variants.get(k) == v for k, v in self.variants.items())
+                and all(config.get(k, True) == v for k, v in self.config.items()))
+
+    def matches(self, finding: Any) -> bool:
+        """Whether ``finding`` (a :class:`vmacheck.Finding`) is this expected finding."""
+        if finding.kind != self.kind or self.message not in finding.message:
+            return False
+        loc = finding.location
+        return not self.function or (loc is not None and loc.function == self.function)
+
+    def describe(self) -> str:
+        what = self.kind + (f" ({self.message})" if self.message else "")
+        where = f" in {self.function}" if self.function else ""
+        return what + where
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """A named, documented model.
 
@@ -39,6 +78,7 @@ class Scenario:
     doc: str = ""
     max_steps: int = 2_000
     group: str = "mm"
+    expected: tuple[Expected, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +95,43 @@ class ScenarioRun:
     """When the run was not explored because an explored run (these variants) differs only
     in versions of functions no execution calls: the result is that run's."""
 
+    variant_files: tuple[str, ...] = ()
+
     def verdict(self) -> str:
         return "findings" if self.result.findings else "clean"
 
+    def expectations(self) -> list[Expected]:
+        """The expected findings that apply to this run (scenario's and versions')."""
+        return expectations_for(self.scenario, self.variants, self.config)
+
+    def is_expected(self, finding: Any) -> Expected | None:
+        """The expectation ``finding`` matches, or None when it is a new finding."""
+        return next((e for e in self.expectations() if e.matches(finding)), None)
+
+    def new_findings(self) -> list[Any]:
+        return [f for f in self.result.findings if self.is_expected(f) is None]
+
+    def missing_expected(self) -> list[Expected]:
+        """Expected findings this run did not reach (meaningful when it is complete)."""
+        return [e for e in self.expectations()
+                if (not e.required_in or self.scenario in e.required_in)
+                and not any(e.matches(f) for f in self.result.findings)]
+
+    def state(self) -> str:
+        """``new findings``, ``expected findings``, ``clean`` (complete runs only) or
+        ``no findings (incomplete: REASON)``."""
+        if self.new_findings():
+            return "new findings"
+        if self.result.findings:
+            return "expected findings"
+        if self.result.complete:
+            return "clean"
+        return f"no findings (incomplete: {stop_text(self.result.stop_reason)})"
+
     def replay_command(self, schedule: str) -> str:
         parts = ["vmacheck", "replay", self.scenario]
+        for path in self.variant_files:
+            parts += ["--variant-file", _quote(path)]
         for fn, version in sorted(self.variants.items()):
             parts += ["--variant", f"{fn}@{version}"]
         for name, value in sorted(self.config.items()):
@@ -68,7 +140,45 @@ class ScenarioRun:
         return " ".join(parts)
 
 
+def stop_text(reason: str) -> str:
+    """A run's stop reason as the reports say it."""
+    return {"max_executions": "execution budget", "max_seconds": "time budget",
+            "interrupted": "interrupted", "exhausted": "sampled"}.get(reason, reason)
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
 _SCENARIOS: dict[str, Scenario] = {}
+_EXPECTED_BY_SCENARIO: dict[str, list[Expected]] = {}
+_EXPECTED_BY_VERSION: dict[tuple[str, str], list[Expected]] = {}
+
+
+def expect(scenario: str, expected: Expected) -> None:
+    """Declare that ``scenario`` is expected to produce a finding (a demonstration)."""
+    _EXPECTED_BY_SCENARIO.setdefault(scenario, []).append(expected)
+
+
+def expect_for_version(function: str, version: str, expected: Expected) -> None:
+    """Declare a known finding of ``function@version`` (e.g. a mainline bug with its commit):
+    every run with that version selected may show it without failing."""
+    _EXPECTED_BY_VERSION.setdefault((function, version), []).append(
+        Expected(expected.kind, expected.reason, expected.message, expected.function,
+                 {**expected.variants, function: version}, dict(expected.config),
+                 expected.required_in))
+
+
+def expectations_for(scenario: str, variants: dict[str, str],
+                     config: dict[str, bool]) -> list[Expected]:
+    """Every expected finding that applies to a run of ``scenario`` with these versions."""
+    found = list(_SCENARIOS[scenario].expected) if scenario in _SCENARIOS else []
+    found += _EXPECTED_BY_SCENARIO.get(scenario, [])
+    for fn, version in variants.items():
+        found += _EXPECTED_BY_VERSION.get((fn, version), [])
+    return [e for e in found if e.applies(variants, config)]
 SEED_VARIANTS: dict[str, tuple[str, ...]] = {}
 """Per versioned function, the versions that come from the seeds (checked by default)."""
 

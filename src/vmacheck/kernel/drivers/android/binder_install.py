@@ -13,6 +13,16 @@
 * ``hansen-p4`` — Hansen series patch 4: ``binder_page_insert`` through the wait helper
   ``vma_start_read_unlocked`` (whose own version, ``posted``/``fixed``, is selected
   separately); no mmap_lock fallback.
+* ``put-lookup-ref`` — mainline with the fix for its page-reference leak: the -EBUSY loser
+  drops the reference ``get_user_pages_remote`` took in ``binder_page_lookup`` (``put_page``)
+  once it has recorded the page.
+
+The leak, a known mainline bug (expected in :mod:`vmacheck.scenarios.known`): the -EBUSY
+loser's ``binder_page_lookup`` passes a pages array to ``get_user_pages_remote``, which
+implies ``FOLL_GET``, and nothing drops that reference (``binder_free_page`` drops binder's,
+the zap drops the PTE's).  It came with d1716b4b78fb ("binder: concurrent page
+installation") and moved into ``binder_page_lookup`` with 9e2aa76549b9; ``mainline``,
+``llamas-2024`` and ``hansen-p4`` all have it (docs/findings/binder-page-lookup-leak.md).
 
 Every version uses the model's one page representation: ``pages[index]`` plus a
 ``binder_shrinker_mdata`` in ``page_private`` (the 2025 form).  The 2023/2024 kernels kept a
@@ -39,6 +49,7 @@ from vmacheck.kernel.drivers.android.binder_alloc import (
     binder_page_alloc,
     binder_set_installed_page,
 )
+from vmacheck.kernel.include.linux.mm import put_page
 from vmacheck.kernel.variants import kfunc
 
 PAGE_SIZE = bb.PAGE_SIZE
@@ -148,6 +159,29 @@ async def _install_tail(alloc: BinderAlloc, index: int, addr: int, page: Any,
     return ret
 
 
+async def _install_tail_put_lookup_ref(alloc: BinderAlloc, index: int, addr: int,
+                                       page: Any, ret: int) -> int:
+    """:func:`_install_tail` with the leak fixed: after -EBUSY, the page found by
+    ``binder_page_lookup`` is recorded and the lookup's ``get_user_pages_remote`` reference
+    is dropped with ``put_page`` (the winner's reference, now binder's, and the PTE's keep
+    the page)."""
+    if ret == EBUSY:
+        ret = 0
+        await binder_free_page(alloc, page, "install lost the race (-EBUSY)")
+        page = await binder_page_lookup(alloc, addr)
+        if page is None:
+            ret = ESRCH
+        else:
+            await binder_set_installed_page(alloc, index, page)
+            await put_page(page)
+    elif ret == 0:
+        await binder_set_installed_page(alloc, index, page)
+    else:
+        await binder_free_page(alloc, page, f"install failed ({ret})")
+    await mmg.mmput_async(alloc.mm)
+    return ret
+
+
 # --------------------------------------------------------------------------- versions
 
 
@@ -164,6 +198,21 @@ async def binder_install_single_page(alloc: BinderAlloc, index: int, addr: int) 
         return ENOMEM
     ret = await _page_insert_mainline(alloc, addr, page)
     return await _install_tail(alloc, index, addr, page, ret)
+
+
+@binder_install_single_page.variant("put-lookup-ref")
+async def _install_put_lookup_ref(alloc: BinderAlloc, index: int, addr: int) -> int:
+    """Mainline with the lookup's page reference dropped: after -EBUSY, ``put_page`` the
+    page ``binder_page_lookup`` returned once it is recorded (drivers/android/binder_alloc.c:
+    binder_install_single_page; fixes the leak of d1716b4b78fb / 9e2aa76549b9)."""
+    if not await mmg.mmget_not_zero(alloc.mm):
+        return ESRCH
+    page = await binder_page_alloc(alloc, index)
+    if page is None:
+        await mmg.mmput_async(alloc.mm)
+        return ENOMEM
+    ret = await _page_insert_mainline(alloc, addr, page)
+    return await _install_tail_put_lookup_ref(alloc, index, addr, page, ret)
 
 
 @binder_install_single_page.variant("hansen-p4")
