@@ -40,7 +40,8 @@ def do_list(args: argparse.Namespace) -> int:
         name: {"default": k.default, "seed": list(SEED_VARIANTS.get(name, ())),
                "versions": {v: version_summary(k, v) for v in sorted(k.versions)},
                "follows": {"function": k.follows, "file": k.source},
-               "model": f"{k.module}.{name}", "replaceable": True}
+               "model": f"{k.module}.{getattr(k, '__name__', name)}",
+               "replaceable": True}
         for name, k in sorted(REGISTRY.items())}
     if args.json:
         dump_json({"scenarios": [{"name": s.name, "group": s.group,
@@ -59,8 +60,6 @@ def do_list(args: argparse.Namespace) -> int:
               "--variant-file adds yours;\n* = seed version, every combination checked; "
               "others: historic versions, run once each):\n")
     for name, info in functions.items():
-        if len(info["versions"]) < 2 and not info["seed"]:
-            continue
         for v, doc in info["versions"].items():
             star = "*" if v in info["seed"] else " "
             dflt = " (default)" if v == info["default"] else ""

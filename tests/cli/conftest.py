@@ -47,7 +47,7 @@ def slow_to_minimise() -> list[object]:
     async def worker(me: int) -> None:
         for _ in range(40):
             w = await last.load()
-            sum(range(20_000))  # local work between two shared accesses
+            sum(range(1_000_000))  # local work between two shared accesses
             if w not in (-1, me):
                 await seen.fetch_add(1)
             await last.store(me)

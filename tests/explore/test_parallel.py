@@ -75,7 +75,7 @@ def test_split_exploration_with_choices_matches_sequential(
     model = choice_cases.build(program, logs)
     seq = vc.explore(model, minimise=False)
     par = vc.explore(model, workers=3, minimise=False)
-    assert par.blocked == 0
+    assert par.blocked == seq.blocked  # 0 unless a choice changes which ops run next
     assert summary(par) == summary(seq)
 
 

@@ -38,6 +38,7 @@ from vmacheck.explore.state import (
     ThreadState,
     TraceStep,
     _await_site,
+    _await_stack,
     _exc_location,
     _exc_stack,
     _find_cycle,
@@ -340,7 +341,7 @@ class Execution:
         if self.record:
             self._record(t, op, fp)
         # where the op is awaited: an invariant this step breaks is reported there
-        site = _await_site(t.coro) if self._step_checks and self.sites else None
+        site = _await_stack(t.coro) if self._step_checks and self.sites else None
         self.current_tid = tid
         mem = self.memory
         if mem is not None and not op.weak_aware:
@@ -386,7 +387,8 @@ class Execution:
             return (*fp, (self._observer.oid, True))
         return fp
 
-    def _check_step(self, tid: int, site: tuple[Any, int] | None, wrote: list[int]) -> None:
+    def _check_step(self, tid: int, site: tuple[tuple[Any, int], ...] | None,
+                    wrote: list[int]) -> None:
         """Run the per-step checks that what this step changed may affect."""
         every = self.check_every_step
         any_change = wrote or self.bookkeeping != self._checked_bookkeeping or every
@@ -409,7 +411,7 @@ class Execution:
             self._fail(name, error, tid, site)
 
     def _run_check(self, name: str, check: Callable[[], object], tid: int | None,
-                   site: tuple[Any, int] | None) -> None:
+                   site: tuple[tuple[Any, int], ...] | None) -> None:
         try:
             if check():
                 return
@@ -419,18 +421,20 @@ class Execution:
         self._fail(name, error, tid, site)
 
     def _fail(self, name: str, error: Exception | None, tid: int | None,
-              site: tuple[Any, int] | None) -> None:
+              site: tuple[tuple[Any, int], ...] | None) -> None:
         """Report a check that failed (returned false, or raised ``error``)."""
         key = name
         if error is not None:
             name = f"{name} ({type(error).__name__}: {error})"
         self._failed_invariants.add(key)
         loc: Location | None = None
-        if site is not None:
-            code, line = site
-            loc = Location(code.co_name, code.co_filename, line)
+        stack: tuple[Location, ...] = ()
+        if site:
+            stack = tuple(Location(code.co_name, code.co_filename, line) for code, line in site)
+            loc = stack[-1]
         elif tid is not None and self.threads[tid].live:
-            loc = self.location_of(tid)
+            stack = self.stack_of(tid)
+            loc = stack[-1] if stack else None
         extra: dict[str, Any] = {}
         explain = self._explain.get(key)
         if explain is not None:
@@ -438,8 +442,7 @@ class Execution:
                 extra["values"] = str(explain())
             except Exception as err:
                 extra["values"] = f"<{type(err).__name__}: {err}>"
-        self.report("invariant", f"invariant violated: {name}", tid, loc, extra,
-                    (loc,) if loc is not None else ())
+        self.report("invariant", f"invariant violated: {name}", tid, loc, extra, stack)
 
     def _uaf(self, t: ThreadState, op: Op, fp: Footprint, obj: Shared) -> Event:
         event = Event(len(self.events), t.tid, fp, op, tuple(None for _ in fp))

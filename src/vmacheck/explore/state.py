@@ -113,6 +113,27 @@ def _is_engine(code: CodeType) -> bool:
     return e
 
 
+def _await_stack(coro: Any) -> tuple[tuple[CodeType, int], ...]:
+    """The model frames of a suspended thread, outermost first, as (code, line) pairs: its
+    call stack where it awaits its pending op (no Location objects; engine frames skipped).
+    Cheap enough to take before every step that may break a check."""
+    out: list[tuple[CodeType, int]] = []
+    engine = _ENGINE_CODE
+    c = coro
+    while c is not None:
+        f = getattr(c, "cr_frame", None)
+        if f is None:
+            break
+        code = f.f_code
+        is_engine = engine.get(code)
+        if is_engine is None:
+            is_engine = engine[code] = code.co_filename.startswith(ENGINE_DIR)
+        if not is_engine:
+            out.append((code, f.f_lineno))
+        c = c.cr_await
+    return tuple(out)
+
+
 def _await_site(coro: Any) -> tuple[CodeType, int] | None:
     """The innermost model frame of a suspended thread, as (code, line): where it awaits its
     pending op.  The cheap form of ``Execution.location_of`` for a thread that is not

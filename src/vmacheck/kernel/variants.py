@@ -269,7 +269,7 @@ def load_variant_file(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise VariantError(f"variant file {str(p)!r} does not exist")
-    from vmacheck.kernel.variant_lint import lint_variant_file
+    from vmacheck.variant_lint import lint_variant_file
 
     lint_variant_file(p)  # not async, asyncio, time.sleep, file I/O, sys.exit: user errors
     key = (str(p.resolve()), p.stat().st_mtime_ns)

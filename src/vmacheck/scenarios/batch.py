@@ -14,7 +14,6 @@ of it (a probe, the default interleaving) already called a function whose versio
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import os
 import signal
@@ -23,7 +22,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import replace
 from typing import Any
 
-from vmacheck.explore.api import explore
 from vmacheck.explore.runner import follow, run_one
 from vmacheck.kernel.variants import CALLED, REGISTRY, Selection, select
 from vmacheck.scenarios.catalogue import ScenarioRun
@@ -124,12 +122,10 @@ def run_plans(plans: list[Plan], options: dict[str, Any], *, jobs: int = 1,
               on_progress: Callable[[Any], None] | None = None,
               ) -> tuple[list[ScenarioRun], bool]:
     """Explore ``plans`` (reusing results where versions cannot matter) on ``jobs``
-    processes; returns the runs in plan order and whether the user interrupted.  With one
-    plan and ``jobs`` > 1, the exploration itself is split when the explorer can
-    (``workers=``)."""
+    processes; returns the runs in plan order and whether the user interrupted.  (Splitting
+    one exploration across processes is asked for separately, with ``workers=``: measured,
+    it is not faster on two cores yet.)"""
     batch = _Batch(plans, options.get("max_steps"))
-    if len(plans) == 1 and jobs > 1 and "workers" in inspect.signature(explore).parameters:
-        options = {**options, "workers": jobs}
     interrupted = False
     try:
         if jobs <= 1 or len(plans) <= 1:
