@@ -28,7 +28,7 @@ from vmacheck.explore import parallel
 from benchmarks.dpor_programs import lastzero
 parallel.SLICE_SECONDS = 0.02
 parallel.CHECKPOINT_SECONDS = 0.05
-r = vc.explore(lastzero(8), checkpoint=sys.argv[1], minimise=False)
+r = vc.explore(lastzero(10), checkpoint=sys.argv[1], minimise=False)
 print(json.dumps({{"executions": r.executions, "blocked": r.blocked, "complete": r.complete,
                   "outcomes": [[o.label, o.count] for o in r.outcomes],
                   "findings": sorted(f.kind for f in r.findings),
@@ -59,7 +59,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_totals(tmp_path: Path) -> No
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0
     resumed = json.loads(out)
-    whole = vc.explore(lastzero(8), minimise=False)
+    whole = vc.explore(lastzero(10), minimise=False)
     assert resumed["resumed_from"] > 0
     assert resumed["complete"] and resumed["blocked"] == 0
     assert resumed["executions"] == whole.executions
