@@ -55,6 +55,7 @@ class _Bare:
         self.n = 0
         self.outcome_fns: list[Any] = []
         self.current_tid = None
+        self.memory = None  # sequential consistency: ops read the latest store
 
     def register(self, obj: object) -> int:
         self.n += 1
@@ -63,7 +64,8 @@ class _Bare:
 
 def bare_run(model: Callable[[], list[Any]]) -> int:
     """One round-robin run of the model's coroutines; returns the number of steps."""
-    ops._CURRENT = _Bare()  # type: ignore[assignment]  # what primitives register with
+    bare = _Bare()
+    ops._CURRENT = bare  # type: ignore[assignment]  # what primitives register with
     coros = [c for _, c in model()]
     pending: list[Any] = [c.send(None) for c in coros]
     live = list(range(len(coros)))
@@ -71,7 +73,7 @@ def bare_run(model: Callable[[], list[Any]]) -> int:
     while live:
         for i in list(live):
             op = pending[i]
-            result = op.execute(None, i)
+            result = op.execute(bare, i)
             steps += 1
             try:
                 pending[i] = coros[i].send(result)
