@@ -9,8 +9,6 @@ from typing import Any
 from vmacheck.explore import label, outcome
 from vmacheck.kernel.mm import (
     PAGE_SIZE,
-    VM_READ,
-    VM_WRITE,
     MmStruct,
     do_user_addr_fault,
     setup_vma,
@@ -18,15 +16,11 @@ from vmacheck.kernel.mm import (
 )
 from vmacheck.kernel.mm.madvise import MADV_DONTNEED, MADV_FREE, do_madvise
 from vmacheck.kernel.mm.rmap import rmap_boot, setup_anon_page, setup_anon_vma
+from vmacheck.scenarios._mm_ops import RW, mapped_pages
 from vmacheck.scenarios.catalogue import Scenario, register
 
 A = 0x1000
 B = 0x3000
-RW = VM_READ | VM_WRITE
-
-
-def _pages(mm: MmStruct) -> str:
-    return ",".join(f"{a:#x}" for a, v in sorted(mm.pte.items()) if v.peek() is not None)
 
 
 def madvise_vs_fault() -> Iterable[Any]:
@@ -46,7 +40,7 @@ def madvise_vs_fault() -> Iterable[Any]:
     async def fault() -> None:
         label(f"fault={await do_user_addr_fault(mm, A + PAGE_SIZE, write=True)}")
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("madvise", madvise()), ("fault", fault())]
 
 
@@ -73,7 +67,7 @@ def madvise_vs_munmap() -> Iterable[Any]:
     async def unmap() -> None:
         await sys_munmap(mm, A, PAGE_SIZE)
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("madvise", madvise()), ("munmap A", unmap())]
 
 
@@ -102,7 +96,7 @@ def madvise_free_fallback_vs_munmap() -> Iterable[Any]:
     async def unmap() -> None:
         await sys_munmap(mm, A + PAGE_SIZE, PAGE_SIZE)
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("madvise", madvise()), ("munmap B", unmap())]
 
 

@@ -9,8 +9,6 @@ from typing import Any
 from vmacheck.explore import Var, invariant, label, outcome
 from vmacheck.kernel.mm import (
     PAGE_SIZE,
-    VM_READ,
-    VM_WRITE,
     MmStruct,
     do_user_addr_fault,
     setup_vma,
@@ -18,16 +16,12 @@ from vmacheck.kernel.mm import (
 )
 from vmacheck.kernel.mm.mremap import MREMAP_FIXED, MREMAP_MAYMOVE, do_mremap
 from vmacheck.kernel.mm.rmap import rmap_boot, setup_anon_page, setup_anon_vma
+from vmacheck.scenarios._mm_ops import RW, mapped_pages
 from vmacheck.scenarios.catalogue import Scenario, register
 
 A = 0x1000
 OLD = 0x5000
 NEW = 0x8000
-RW = VM_READ | VM_WRITE
-
-
-def _pages(mm: MmStruct) -> str:
-    return ",".join(f"{a:#x}" for a, v in sorted(mm.pte.items()) if v.peek() is not None)
 
 
 def mremap_vs_fault() -> Iterable[Any]:
@@ -56,7 +50,7 @@ def mremap_vs_fault() -> Iterable[Any]:
         await fault_ret.store(ret)
         label(f"fault={ret}")
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("mremap", remap()), ("fault", fault())]
 
 
@@ -122,7 +116,7 @@ def mremap_vs_munmap() -> Iterable[Any]:
     async def unmap() -> None:
         await sys_munmap(mm, OLD, PAGE_SIZE)
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("mremap", remap()), ("munmap", unmap())]
 
 

@@ -9,8 +9,6 @@ from typing import Any
 from vmacheck.explore import label, outcome
 from vmacheck.kernel.mm import (
     PAGE_SIZE,
-    VM_READ,
-    VM_WRITE,
     MmStruct,
     do_user_addr_fault,
     setup_page,
@@ -24,17 +22,13 @@ from vmacheck.kernel.mm.userfaultfd import (
     move_pages,
     userfaultfd_register,
 )
+from vmacheck.scenarios._mm_ops import RW, mapped_pages
 from vmacheck.scenarios.catalogue import Scenario, register
 
 A = 0x1000
 B = 0x2000
 S = 0x5000
 D = 0x6000
-RW = VM_READ | VM_WRITE
-
-
-def _pages(mm: MmStruct) -> str:
-    return ",".join(f"{a:#x}" for a, v in sorted(mm.pte.items()) if v.peek() is not None)
 
 
 def _tree(mm: MmStruct) -> str:
@@ -110,7 +104,7 @@ def copy_vs_munmap() -> Iterable[Any]:
     async def unmap() -> None:
         await sys_munmap(mm, B, PAGE_SIZE)
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("UFFDIO_COPY", copy()), ("munmap B", unmap())]
 
 
@@ -137,7 +131,7 @@ def copy_vs_fault() -> Iterable[Any]:
     async def fault() -> None:
         label(f"fault={await do_user_addr_fault(mm, B, write=True)}")
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("UFFDIO_COPY", copy()), ("fault on B", fault())]
 
 
@@ -173,7 +167,7 @@ def move_vs_munmap() -> Iterable[Any]:
     async def unmap() -> None:
         await sys_munmap(mm, S, D + PAGE_SIZE - S)
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("UFFDIO_MOVE", move()), ("munmap S..D", unmap())]
 
 
@@ -196,7 +190,7 @@ def move_vs_fault() -> Iterable[Any]:
     async def fault() -> None:
         label(f"fault={await do_user_addr_fault(mm, S, write=True)}")
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("UFFDIO_MOVE", move()), ("fault on S", fault())]
 
 
@@ -219,7 +213,7 @@ def move_vs_munmap_src() -> Iterable[Any]:
     async def unmap() -> None:
         await sys_munmap(mm, S, PAGE_SIZE)
 
-    outcome(lambda: f"pages {_pages(mm)}")
+    outcome(lambda: f"pages {mapped_pages(mm)}")
     return [("UFFDIO_MOVE", move()), ("munmap S", unmap())]
 
 
