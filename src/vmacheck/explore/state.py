@@ -138,21 +138,8 @@ def _await_site(coro: Any) -> tuple[CodeType, int] | None:
     """The innermost model frame of a suspended thread, as (code, line): where it awaits its
     pending op.  The cheap form of ``Execution.location_of`` for a thread that is not
     running (no Location objects; engine frames skipped)."""
-    site = None
-    engine = _ENGINE_CODE
-    c = coro
-    while c is not None:
-        f = getattr(c, "cr_frame", None)
-        if f is None:
-            break
-        code = f.f_code
-        is_engine = engine.get(code)
-        if is_engine is None:
-            is_engine = engine[code] = code.co_filename.startswith(ENGINE_DIR)
-        if not is_engine:
-            site = (code, f.f_lineno)
-        c = c.cr_await
-    return site
+    stack = _await_stack(coro)
+    return stack[-1] if stack else None
 
 
 def _exc_stack(err: BaseException) -> tuple[Location, ...]:
