@@ -8,7 +8,10 @@ run's, with no execution blocked by its sleep set.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.explore import test_choice as choice_cases
 
 import vmacheck as vc
-from vmacheck.explore import parallel
+from vmacheck.explore import parallel, pool
 from vmacheck.scenarios import catalogue
 
 SMALL = cases(include_large=False)
@@ -103,3 +106,32 @@ def test_bad_combinations_are_refused() -> None:
         vc.explore(build("lastzero", 2), mode="random", max_executions=3, workers=2)
     with pytest.raises(ValueError, match="workers"):
         vc.explore(build("lastzero", 2), workers=0)
+
+
+def test_a_forked_worker_killed_mid_run_loses_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Units stay resident on their worker between slices; when the worker dies, what their
+    slices found since the coordinator last had their frontier is discarded and they run
+    again from it.  One worker (the first to get there) kills itself in its 15th slice."""
+    monkeypatch.setattr(parallel, "SLICE_EXECUTIONS", 50)
+    flag = str(tmp_path / "killed")
+    calls = [0]
+    run_slice = pool.run_slice
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 15:
+            try:
+                os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                pass
+            else:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return run_slice(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "run_slice", dying)
+    seq = vc.explore(build("lastzero", 10), minimise=False)
+    par = vc.explore(build("lastzero", 10), workers=2, minimise=False)
+    assert os.path.exists(flag), "no worker was killed"
+    assert summary(par) == summary(seq)
+    assert parallel.last_stats["discarded_executions"] > 0

@@ -16,7 +16,7 @@ import tempfile
 from vmacheck.explore.frontier import Frontier
 from vmacheck.explore.units import SplitError
 
-MAGIC = "vmacheck-checkpoint-1"
+MAGIC = "vmacheck-checkpoint-2"
 
 
 class CheckpointError(SplitError):

@@ -31,6 +31,7 @@ explorer.  Tallies are kept per entry until the end for that reason.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vmacheck.explore.core import Footprint
@@ -47,6 +48,10 @@ from vmacheck.explore.dpor import (
 )
 from vmacheck.explore.modes import DporState
 from vmacheck.explore.units import Key, Tally, Unit
+
+HOT = 2000
+"""An entry whose wakeup subtree grew within this many executions is kept back while other
+work runs and an earlier entry at its node, whose races grew it, has work left."""
 
 Step = tuple[int, Footprint, int, int]
 """A step of a unit's path: thread, footprint, choice value, number of values."""
@@ -70,6 +75,8 @@ class Entry:
     below: list[CNode] = field(default_factory=list)
     tally: Tally | None = None
     dead: bool = False
+    grown: int = -1
+    """The executions run (:attr:`Frontier.ran`) when its wakeup subtree last grew."""
 
 
 @dataclass(slots=True)
@@ -130,6 +137,10 @@ class Frontier:
         self.seq = 0
         self.inserted = self.redundant = self.covered = 0
         self.rollbacks = self.discarded = self.splits = 0
+        self.unsynced: dict[int, Tally] = {}
+        """Per resident unit, what its slices found since its frontier was last here."""
+        self.gone: list[int] = []
+        """Units cancelled since the driver last looked (their workers may free them)."""
         self._push(self._new_unit((), DporState([PrefixNode({}, [])]), []))
 
     # -- queue -----------------------------------------------------------------------------
@@ -147,31 +158,110 @@ class Frontier:
     def pending(self) -> int:
         return len(self.queue)
 
-    def take(self) -> Unit | None:
+    def ready(self) -> int:
+        """Queued work that :meth:`take` hands out without ``patient``."""
+        busy = self._incomplete()
+        return sum(1 for _, _, item in self.queue
+                   if isinstance(item, Unit) or not self._hot(item[0], item[1], busy))
+
+    def _incomplete(self) -> set[tuple[int, int]]:
+        """The coordinator entries (node id, index) with work left below them."""
+        out: set[tuple[int, int]] = set()
+        for anchor in self.anchors.values():
+            out.update((id(cn), i) for cn, i, _ in anchor)
+        for _, _, item in self.queue:
+            if not isinstance(item, Unit):
+                out.update((id(cn), i) for cn, i, _ in item[0].up)
+        return out
+
+    def _hot(self, cn: CNode, idx: int, busy: set[tuple[int, int]]) -> bool:
+        """Is entry ``idx`` likely to be rolled back if it started now: its wakeup subtree
+        grew within the last :data:`HOT` executions, and an entry before it at its node
+        (whose races grow it) still has work left?"""
+        e = cn.entries[idx]
+        if e.grown < 0 or self.ran - e.grown >= HOT:
+            return False
+        return any((id(cn), k) in busy and not cn.entries[k].dead for k in range(idx))
+
+    def take(self, ok: Callable[[Unit], bool] | None = None,
+             patient: bool = False) -> Unit | None:
         """The pending work that comes first in the sequential order, as a unit (it is
-        recorded as running until :meth:`finish` or :meth:`requeue_running`)."""
-        while self.queue:
-            _, _, item = heapq.heappop(self.queue)
-            if isinstance(item, Unit):
-                if not self.live(item.uid):
-                    self.anchors.pop(item.uid, None)
-                    continue
-                unit = item
-            else:
-                node, idx = item
-                e = node.entries[idx]
-                if node.dead or e.dead or e.hint is None:
-                    continue
-                unit = self._entry_unit(node, idx)
-            self.running[unit.uid] = unit
-            return unit
-        return None
+        recorded as running until :meth:`finish` or :meth:`requeue_running`); with ``ok``,
+        the first unit it accepts (a unit resident on a busy worker waits for it); when
+        ``patient`` (other work is running), not an entry that is likely to be rolled back
+        (:meth:`_hot`): its worker had better wait for a split."""
+        skipped: list[tuple[Key, int, Unit | tuple[CNode, int]]] = []
+        busy = self._incomplete() if patient else set()
+        try:
+            while self.queue:
+                top = heapq.heappop(self.queue)
+                item = top[2]
+                if isinstance(item, Unit):
+                    if not self.live(item.uid):
+                        self._forget(item.uid, None)
+                        continue
+                    if ok is not None and not ok(item):
+                        skipped.append(top)
+                        continue
+                    unit = item
+                else:
+                    node, idx = item
+                    e = node.entries[idx]
+                    if node.dead or e.dead or e.hint is None:
+                        continue
+                    if patient and self._hot(node, idx, busy):
+                        skipped.append(top)
+                        continue
+                    unit = self._entry_unit(node, idx)
+                self.running[unit.uid] = unit
+                return unit
+            return None
+        finally:
+            for top in skipped:
+                heapq.heappush(self.queue, top)
 
     def requeue_running(self) -> None:
         """Put every running unit back (its worker died, or the run resumes from a file)."""
         for unit in self.running.values():
             self._push(unit)
         self.running.clear()
+
+    def lose(self, uids: list[int]) -> None:
+        """The worker that held these units died: what their slices found since the
+        coordinator last had their frontier is discarded, and they run again from it."""
+        for uid in uids:
+            held = self.unsynced.pop(uid, None)
+            if held is not None:
+                self.discarded += held.executions
+            unit = self.running.pop(uid, None)
+            if unit is not None:
+                self._push(unit)
+
+    def _forget(self, uid: int, tally: Tally | None) -> None:
+        """A unit that was cancelled by a roll-back: what it found is discarded."""
+        held = self.unsynced.pop(uid, None)
+        for t in (tally, held):
+            if t is not None:
+                self.discarded += t.executions
+        self.anchors.pop(uid, None)
+        self.gone.append(uid)
+
+    def _credit(self, uid: int, tally: Tally) -> None:
+        """Keep a unit's tallies (and those held back while it was resident) with its
+        entry."""
+        anchor = self.anchors[uid]
+        held = self.unsynced.pop(uid, None)
+        if anchor:
+            cn, i, _ = anchor[-1]
+            e = cn.entries[i]
+            if e.tally is None:
+                e.tally = Tally()
+            into = e.tally
+        else:
+            into = self.top
+        if held is not None:
+            into.merge(held)
+        into.merge(tally)
 
     def live(self, uid: int) -> bool:
         """False once the unit was cancelled by a roll-back above it."""
@@ -198,35 +288,38 @@ class Frontier:
 
     # -- results ---------------------------------------------------------------------------
     def finish(self, unit: Unit, tally: Tally, escaped: list[tuple[int, Seq]],
-               split: bool, want: int = 2) -> None:
+               split: bool, want: int = 2, *, resident: bool = False,
+               fetch: Callable[[Unit], Unit] | None = None) -> None:
         """A unit ran a slice: keep its tallies with its entry, insert its escaped races,
         requeue what is left of it; when ``split`` (idle workers are waiting), first hand out
-        its pending work, topmost node first, until ``want`` more items are queued."""
+        its pending work, topmost node first, until ``want`` more items are queued.  A
+        ``resident`` unit's frontier stayed with its worker (``unit`` is the coordinator's
+        older copy): its tallies are held back until ``fetch`` brings the frontier (to split
+        it) or the unit is done, so that a lost worker loses nothing that was counted."""
         self.running.pop(unit.uid, None)
         if not self.live(unit.uid):
-            self.discarded += tally.executions
-            self.anchors.pop(unit.uid, None)
+            self._forget(unit.uid, tally)
             return
         anchor = self.anchors[unit.uid]
-        if anchor:
-            cn, i, _ = anchor[-1]
-            e = cn.entries[i]
-            if e.tally is None:
-                e.tally = Tally()
-            e.tally.merge(tally)
+        if resident:
+            self.unsynced.setdefault(unit.uid, Tally()).merge(tally)
         else:
-            self.top.merge(tally)
+            self._credit(unit.uid, tally)
         for d, v in escaped:
             cn, i, _ = anchor[d]
             self._insert(cn, i, v)
         if not self.live(unit.uid):  # an insertion rolled back an entry above it
-            self.anchors.pop(unit.uid, None)
+            self._forget(unit.uid, None)
             return
-        if unit.state.done:
+        if unit.state.done and not resident:
             del self.anchors[unit.uid]
             return
+        if split and resident and fetch is not None:
+            unit = fetch(unit)
+            self._credit(unit.uid, Tally())
+            resident = False
         start = len(self.queue)
-        while split and len(self.queue) < start + want:
+        while split and not resident and len(self.queue) < start + want:
             step = self._split(unit)
             if step == "gone":
                 return
@@ -250,6 +343,7 @@ class Frontier:
             assert tree is not None
             if tree and insert(PrefixNode({}, tree), _without_first(v, e.tid)):
                 self.inserted += 1
+                e.grown = self.ran
                 if e.hint is None:
                     self._rollback(cn, j)
             else:
@@ -361,6 +455,9 @@ class Frontier:
         """Everything found, over the entries that were not rolled back."""
         out = Tally()
         out.merge(self.top)
+        for uid, held in self.unsynced.items():
+            if self.live(uid):
+                out.merge(held)
         for cn in self.cnodes:
             if cn.dead:
                 continue

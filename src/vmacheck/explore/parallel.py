@@ -12,19 +12,18 @@ them, and splits a unit's frontier when workers are idle.  Every unit runs in sl
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from vmacheck.explore.findings import Outcome, Result
 from vmacheck.explore.frontier import Frontier
 from vmacheck.explore.lockdep import LockGraph
+from vmacheck.explore.pool import ForkPool, WorkerLost
 from vmacheck.explore.runner import Model
 from vmacheck.explore.units import SliceResult, Tally, Unit, run_slice
 
@@ -41,10 +40,6 @@ CHECKPOINT_SECONDS = 5.0
 """How often the checkpoint file is rewritten."""
 INLINE = False
 """Run the slices in this process even with ``workers > 1`` (tests: splitting without forks)."""
-
-_MODEL: Model | None = None
-"""The model of the pool's run; forked workers inherit it."""
-
 
 class Executor(Protocol):
     """Runs slices somewhere: ``submit`` returns a handle, ``wait`` the finished handles."""
@@ -81,43 +76,6 @@ class Inline:
         pass
 
 
-def _pool_slice(unit: Unit, opts: dict[str, Any]) -> SliceResult:
-    assert _MODEL is not None
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
-    return run_slice(_MODEL, unit, **opts)
-
-
-class ForkPool:
-    """Runs slices in ``workers`` forked processes (the model reaches them by fork)."""
-
-    def __init__(self, model: Model, workers: int, opts: dict[str, Any]) -> None:
-        global _MODEL
-        _MODEL = model
-        self.workers = workers
-        self.opts = opts
-        self.pool = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
-
-    def submit(self, unit: Unit) -> Future[SliceResult]:
-        return self.pool.submit(_pool_slice, unit, dict(self.opts))
-
-    def wait(self, handles: list[Any]) -> list[Any]:
-        done, _ = wait(handles, return_when=FIRST_COMPLETED)
-        return list(done)
-
-    def result(self, handle: Any) -> SliceResult:
-        return handle.result()  # type: ignore[no-any-return]
-
-    def restart(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = self._start()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
 def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                   max_seconds: float | None, minimise: bool, keep_log: bool,
                   progress: Callable[[Any], None] | None, progress_every: float,
@@ -143,7 +101,7 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
         workers = max(workers, dask.size())
         executor = dask
     elif workers > 1 and not INLINE:
-        executor = ForkPool(model, workers, opts)
+        executor = ForkPool(model, workers, opts, resident=checkpoint is None)
     else:
         executor = Inline(model, opts)
     start = time.monotonic()
@@ -152,17 +110,19 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
     inflight: dict[Any, Unit] = {}
     steps = 0
     found: set[object] = set()
+    pool = executor if isinstance(executor, ForkPool) else None
     try:
         while True:
             counted = ran - frontier.discarded
             budget_left = max_executions is None or counted < max_executions
             while budget_left and len(inflight) < workers:
-                unit = frontier.take()
+                unit = frontier.take(pool.can_run if pool is not None else None,
+                                     patient=bool(inflight))
                 if unit is None:
                     break
                 # short slices while workers wait for work (a slice's return is when its
                 # unit can be split), long ones when there is plenty queued
-                opts["seconds"] = SLICE_SECONDS if frontier.pending() >= workers \
+                opts["seconds"] = SLICE_SECONDS if frontier.ready() >= workers \
                     else SLICE_SECONDS / 4
                 if max_executions is not None:  # no slice runs past the budget
                     left = max(max_executions - counted, 1)
@@ -176,19 +136,25 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 unit = inflight.pop(handle)
                 try:
                     res = executor.result(handle)
-                except BrokenProcessPool:  # a worker died: its slices are run again
-                    assert isinstance(executor, ForkPool)
-                    frontier.requeue_running()
-                    inflight.clear()
-                    executor.restart()
-                    break
+                except WorkerLost as lost:  # its units run again from their last frontier
+                    frontier.lose(lost.uids)
+                    continue
                 ran += res.tally.executions
                 frontier.ran = ran
                 steps += res.tally.steps
                 found.update(res.tally.findings)
-                idle = workers - len(inflight) - frontier.pending()
-                frontier.finish(res.unit, res.tally, res.escaped,
-                                split=idle > 0 and workers > 1, want=2 * workers)
+                idle = workers - len(inflight) - frontier.ready()
+                if res.resident:  # the worker kept the frontier: ours is the one it had
+                    frontier.finish(unit, res.tally, res.escaped, idle > 0 and workers > 1,
+                                    2 * workers, resident=True,
+                                    fetch=pool.fetch if pool is not None else None)
+                else:
+                    frontier.finish(res.unit, res.tally, res.escaped,
+                                    split=idle > 0 and workers > 1, want=2 * workers)
+                if pool is not None:
+                    for uid in frontier.gone:
+                        pool.drop(uid)
+                frontier.gone.clear()
             now = time.monotonic()
             if checkpoint is not None and now - last_save >= CHECKPOINT_SECONDS:
                 last_save = now

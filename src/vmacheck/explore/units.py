@@ -102,6 +102,8 @@ class SliceResult:
     tally: Tally
     escaped: list[tuple[int, Seq]]
     seconds: float
+    resident: bool = False
+    """The worker kept the unit's frontier (``unit.state`` is a stand-in)."""
 
 
 def run_slice(model: Model, unit: Unit, *, max_steps: int, seconds: float,
