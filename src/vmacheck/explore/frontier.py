@@ -139,6 +139,8 @@ class Frontier:
         self.rollbacks = self.discarded = self.splits = 0
         self.unsynced: dict[int, Tally] = {}
         """Per resident unit, what its slices found since its frontier was last here."""
+        self.deferred: list[tuple[Anchor, list[tuple[int, Seq]]]] = []
+        """Escaped races not inserted yet (:meth:`insert_escaped`)."""
         self.gone: list[int] = []
         """Units cancelled since the driver last looked (their workers may free them)."""
         self._push(self._new_unit((), DporState([PrefixNode({}, [])]), []))
@@ -305,12 +307,8 @@ class Frontier:
             self.unsynced.setdefault(unit.uid, Tally()).merge(tally)
         else:
             self._credit(unit.uid, tally)
-        for d, v in escaped:
-            cn, i, _ = anchor[d]
-            self._insert(cn, i, v)
-        if not self.live(unit.uid):  # an insertion rolled back an entry above it
-            self._forget(unit.uid, None)
-            return
+        if escaped:
+            self.deferred.append((anchor, escaped))
         if unit.state.done and not resident:
             del self.anchors[unit.uid]
             return
@@ -326,6 +324,18 @@ class Frontier:
             if step == "none":
                 break
         self._push(unit)
+
+    def insert_escaped(self) -> None:
+        """Insert the races that escaped the slices :meth:`finish` took since the last call
+        (the driver hands out work first: a worker need not wait for this).  A race from an
+        entry that was rolled back since is dropped: the entry runs again and finds it."""
+        deferred, self.deferred = self.deferred, []
+        for anchor, escaped in deferred:
+            for d, v in escaped:
+                cn, i, gen = anchor[d]
+                e = cn.entries[i]
+                if not (cn.dead or e.dead or e.gen != gen):
+                    self._insert(cn, i, v)
 
     def _insert(self, cn: CNode, i: int, v: Seq) -> None:
         if any(weak_initial(q, fq, v) for q, fq in cn.sleep_for(i).items()):

@@ -121,17 +121,26 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 if unit is None:
                     break
                 # short slices while workers wait for work (a slice's return is when its
-                # unit can be split), long ones when there is plenty queued
-                opts["seconds"] = SLICE_SECONDS if frontier.ready() >= workers \
-                    else SLICE_SECONDS / 4
+                # unit can be split), long ones when there is plenty queued; forked workers
+                # are interrupted instead when another one waits
+                opts["seconds"] = SLICE_SECONDS if pool is not None or \
+                    frontier.ready() >= workers else SLICE_SECONDS / 4
                 if max_executions is not None:  # no slice runs past the budget
                     left = max(max_executions - counted, 1)
                     opts["max_executions"] = min(SLICE_EXECUTIONS or left, left)
                 inflight[executor.submit(unit)] = unit
+            if frontier.deferred:  # workers have work: now insert the races they sent
+                frontier.insert_escaped()
+                if pool is not None:  # slices of units that were rolled back end early
+                    pool.cancel([u for u in frontier.running if not frontier.live(u)])
+                if len(inflight) < workers and frontier.pending():
+                    continue
             if not inflight:
                 if not budget_left:
                     stop = "max_executions"
                 break
+            if pool is not None and len(inflight) < workers and budget_left:
+                pool.interrupt()  # an idle worker: a unit comes back to be split
             for handle in executor.wait(list(inflight)):
                 unit = inflight.pop(handle)
                 try:

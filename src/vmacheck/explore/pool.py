@@ -52,7 +52,7 @@ def _recv(conn: Connection) -> Any:
         gc.enable()
 
 
-def _worker(model: Model, conn: Connection) -> None:
+def _worker(model: Model, conn: Connection, wanted: Any) -> None:
     """A worker's loop: run slices of the units it is sent or holds, hand units back."""
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     held: dict[int, Unit] = {}
@@ -76,7 +76,7 @@ def _worker(model: Model, conn: Connection) -> None:
             held[uid] = unit
             sent[uid] = set()
         unit = held[uid]
-        res = run_slice(model, unit, **opts)
+        res = run_slice(model, unit, interrupt=wanted.is_set, **opts)
         seen = sent[uid]
         escaped = []
         for e, v in res.escaped:
@@ -99,6 +99,8 @@ class Slot:
 
     proc: Any
     conn: Connection
+    wanted: Any
+    """An event: set, the worker ends its slice after the execution it is running."""
     busy: int | None = None
     held: set[int] | None = None
     drops: list[int] | None = None
@@ -120,10 +122,24 @@ class ForkPool:
 
     def _start(self) -> Slot:
         mine, theirs = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker, args=(self.model, theirs), daemon=True)
+        wanted = self.ctx.Event()
+        proc = self.ctx.Process(target=_worker, args=(self.model, theirs, wanted), daemon=True)
         proc.start()
         theirs.close()
-        return Slot(proc, mine, None, set(), [])
+        return Slot(proc, mine, wanted, None, set(), [])
+
+    def interrupt(self) -> None:
+        """Ask the busy workers to end their slices soon (a worker waits for work: the
+        coordinator splits a unit when its slice comes back)."""
+        for slot in self.slots:
+            if slot.busy is not None:
+                slot.wanted.set()
+
+    def cancel(self, uids: list[int]) -> None:
+        """Ask the workers running these (cancelled) units to end their slices soon."""
+        for slot in self.slots:
+            if slot.busy is not None and slot.busy in uids:
+                slot.wanted.set()
 
     def can_run(self, unit: Unit) -> bool:
         """A resident unit runs only on the worker that holds it."""
@@ -164,6 +180,7 @@ class ForkPool:
             self.slots[handle] = self._start()
             raise WorkerLost(lost) from None
         slot.busy = None
+        slot.wanted.clear()  # (set after the slice ended: it was for this one)
         if not res.resident:
             self.home.pop(res.unit.uid, None)
             slot.held.discard(res.unit.uid)

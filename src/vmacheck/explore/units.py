@@ -12,6 +12,7 @@ completes, so a slice lost with its worker is simply run again.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,9 @@ from vmacheck.explore.schedule import format_schedule
 class SplitError(ValueError):
     """A split exploration cannot run: an unreadable checkpoint, an unreachable scheduler."""
 
+
+MIN_SLICE = 0.05
+"""A slice runs at least this long before an interruption ends it."""
 
 FindingKey = tuple[object, ...]
 Key = tuple[int, ...]
@@ -107,8 +111,11 @@ class SliceResult:
 
 
 def run_slice(model: Model, unit: Unit, *, max_steps: int, seconds: float,
-              max_executions: int | None = None, keep_log: bool = False) -> SliceResult:
-    """Explore ``unit`` for about ``seconds`` (at least one execution); mutates ``unit``."""
+              max_executions: int | None = None, keep_log: bool = False,
+              interrupt: Callable[[], bool] | None = None) -> SliceResult:
+    """Explore ``unit`` for about ``seconds`` (at least one execution), or until
+    ``interrupt()`` says the coordinator wants it back (checked after each execution once
+    :data:`MIN_SLICE` seconds have passed); mutates ``unit``."""
     start = time.monotonic()
     st = unit.state
     st.escaped = []
@@ -146,8 +153,10 @@ def run_slice(model: Model, unit: Unit, *, max_steps: int, seconds: float,
                 if ek not in tally.edges:
                     tally.edges[ek] = (chain, key, sched, dict(ex.choices))
             edges_seen = len(graph.edges)
-        if st.done or time.monotonic() - start >= seconds or (
-                max_executions is not None and tally.executions >= max_executions):
+        took = time.monotonic() - start
+        if st.done or took >= seconds or (
+                max_executions is not None and tally.executions >= max_executions) or (
+                interrupt is not None and took >= MIN_SLICE and interrupt()):
             break
     return SliceResult(unit, tally, _escaped(unit), time.monotonic() - start)
 
