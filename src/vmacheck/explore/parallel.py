@@ -29,7 +29,7 @@ from vmacheck.explore.units import SliceResult, Tally, Unit, run_slice
 
 last_stats: dict[str, int] = {}
 """Counters of the last split exploration in this process (units, splits, coordinator nodes,
-escaped races inserted / redundant / covered, and wakeup hints lost), for benchmarks."""
+escaped races inserted / covered, roll-backs and discarded executions), for benchmarks."""
 
 SLICE_SECONDS = 1.0
 """How long a unit runs before it comes back to the coordinator (to be split, saved)."""

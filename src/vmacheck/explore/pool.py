@@ -3,14 +3,16 @@
 A unit's frontier (its pending wakeup trees) is large and slow to pickle, and most slices end
 only for the coordinator to insert the escaped races and send the same unit back.  So a
 worker keeps the unit it ran (*resident*) and returns only the slice's tallies, its escaped
-races (those it did not already send in an earlier slice of the unit) and whether the unit is
-done.  The coordinator keeps the unit as it last saw it; it asks for the current frontier
-(:meth:`ForkPool.fetch`) only when it splits the unit, and runs a resident unit's next slice
-on the worker that holds it.  The tallies of a resident unit's slices are kept apart until its
-frontier is back or it is done (:meth:`vmacheck.explore.frontier.Frontier.finish`), so a
-worker that dies loses nothing that was counted: the unit runs again from the frontier the
-coordinator has.  Pickles are made and read with the cyclic garbage collector paused (a
-frontier is hundreds of thousands of objects, each a reason for a collection otherwise).
+races and whether the unit is done.  The coordinator keeps the unit as it last saw it; it
+asks for the current frontier (:meth:`ForkPool.fetch`) only when it splits the unit, and runs
+a resident unit's next slice on the worker that holds it.  The tallies of a resident unit's
+slices are kept apart until its frontier is back or it is done
+(:meth:`vmacheck.explore.frontier.Frontier.finish`), so a worker that dies loses nothing that
+was counted: the unit runs again from the frontier the coordinator has.  When a worker waits
+for work, the busy ones are asked to end their slices early (:meth:`ForkPool.interrupt`), so
+that the coordinator can split a unit at once.  Pickles are made and read with the cyclic
+garbage collector paused (a frontier is hundreds of thousands of objects, each a reason for a
+collection otherwise).
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ def _worker(model: Model, conn: Connection, wanted: Any) -> None:
     """A worker's loop: run slices of the units it is sent or holds, hand units back."""
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     held: dict[int, Unit] = {}
-    sent: dict[int, set[tuple[int, tuple[Any, ...]]]] = {}
     while True:
         try:
             msg = _recv(conn)
@@ -65,28 +66,17 @@ def _worker(model: Model, conn: Connection, wanted: Any) -> None:
         if msg[0] == "stop":
             return
         if msg[0] == "fetch":
-            sent.pop(msg[1], None)
             _send(conn, held.pop(msg[1]))
             continue
         _, uid, unit, opts, drops, keep = msg
         for d in drops:
             held.pop(d, None)
-            sent.pop(d, None)
         if unit is not None:
             held[uid] = unit
-            sent[uid] = set()
         unit = held[uid]
         res = run_slice(model, unit, interrupt=wanted.is_set, **opts)
-        seen = sent[uid]
-        escaped = []
-        for e, v in res.escaped:
-            k = (e, tuple(v))
-            if k not in seen:
-                seen.add(k)
-                escaped.append((e, v))
-        res.escaped = escaped
         if unit.state.done or not keep:
-            del held[uid], sent[uid]
+            del held[uid]
         else:  # the coordinator has the frontier as it sent it: only the counter moves on
             res.unit = Unit(uid, unit.key, DporState([]), unit.counter)
             res.resident = True
