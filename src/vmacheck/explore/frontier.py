@@ -31,6 +31,7 @@ explorer.  Tallies are kept per entry until the end for that reason.
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,9 @@ from vmacheck.explore.dpor import (
 )
 from vmacheck.explore.modes import DporState
 from vmacheck.explore.units import Key, Tally, Unit
+
+BARREN = 0.5
+"""Seconds before a resident unit that had nothing to split is fetched to be split again."""
 
 HOT = 2000
 """An entry whose wakeup subtree grew within this many executions is kept back while other
@@ -312,7 +316,8 @@ class Frontier:
         if unit.state.done and not resident:
             del self.anchors[unit.uid]
             return
-        if split and resident and fetch is not None:
+        now = time.monotonic()
+        if split and resident and fetch is not None and now - unit.barren >= BARREN:
             unit = fetch(unit)
             self._credit(unit.uid, Tally())
             resident = False
@@ -322,6 +327,8 @@ class Frontier:
             if step == "gone":
                 return
             if step == "none":
+                if len(self.queue) == start:
+                    unit.barren = now
                 break
         self._push(unit)
 

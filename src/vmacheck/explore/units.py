@@ -44,6 +44,8 @@ class Unit:
     key: Key
     state: DporState
     counter: int = 0
+    barren: float = 0.0
+    """When (``time.monotonic``) a split last found nothing to hand out in it."""
 
 
 @dataclass(slots=True)
