@@ -25,7 +25,7 @@ from vmacheck.explore.frontier import Frontier
 from vmacheck.explore.lockdep import LockGraph
 from vmacheck.explore.pool import ForkPool, WorkerLost
 from vmacheck.explore.runner import Model
-from vmacheck.explore.units import SliceResult, Tally, Unit, run_slice
+from vmacheck.explore.units import SliceResult, Tally, Unit, run_slice, schedule_text
 
 last_stats: dict[str, int] = {}
 """Counters of the last split exploration in this process (units, splits, coordinator nodes,
@@ -209,7 +209,7 @@ def finalise(model: Model, tally: Tally, stop: str, seconds: float, max_steps: i
     findings, _ = api._finalise_all(model, seq, max_steps, minimise, seconds, None, None,
                                     None, "dpor")
     findings.extend(api._lock_order_findings(graph, seq, model, max_steps))
-    outcomes = tuple(Outcome(label, int(v[0]), str(v[1]))
+    outcomes = tuple(Outcome(label, int(v[0]), schedule_text(v[1]))
                      for label, v in sorted(tally.outcomes.items()))
     log = tuple(text for _, text in sorted(tally.log))
     result = Result("dpor", complete, tally.executions, tally.blocked, tally.steps, seconds,

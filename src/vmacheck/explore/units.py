@@ -145,7 +145,8 @@ def run_slice(model: Model, unit: Unit, *, max_steps: int, seconds: float,
         if not blocked and (label or ex.outcome_fns or ex.labels):
             entry = tally.outcomes.get(label)
             if entry is None:
-                tally.outcomes[label] = [1, format_schedule(sched, ex.choices), key]
+                # one byte per step when it can be (text at the end: :func:`schedule_text`)
+                tally.outcomes[label] = [1, compact_schedule(sched, ex.choices), key]
             else:
                 entry[0] += 1
         if keep_log:
@@ -161,6 +162,18 @@ def run_slice(model: Model, unit: Unit, *, max_steps: int, seconds: float,
                 interrupt is not None and took >= MIN_SLICE and interrupt()):
             break
     return SliceResult(unit, tally, _escaped(unit), time.monotonic() - start)
+
+
+def compact_schedule(sched: list[int], choices: dict[int, int]) -> bytes | str:
+    """A schedule as one byte per step when it can be, else as text."""
+    if not choices and (not sched or max(sched) < 256):
+        return bytes(sched)
+    return format_schedule(sched, choices)
+
+
+def schedule_text(first: bytes | str) -> str:
+    """The text of a schedule kept by :func:`compact_schedule`."""
+    return format_schedule(list(first)) if isinstance(first, bytes) else first
 
 
 def _escaped(unit: Unit) -> list[tuple[int, Seq]]:
