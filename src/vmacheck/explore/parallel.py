@@ -36,6 +36,9 @@ SLICE_SECONDS = 1.0
 SLICE_EXECUTIONS: int | None = None
 """At most this many executions per slice (tests set it to force many small slices)."""
 
+WANT = 2
+"""A unit split for waiting workers hands out this many items per worker (some are tiny)."""
+
 CHECKPOINT_SECONDS = 5.0
 """How often the checkpoint file is rewritten."""
 INLINE = False
@@ -155,11 +158,11 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 idle = workers - len(inflight) - frontier.ready()
                 if res.resident:  # the worker kept the frontier: ours is the one it had
                     frontier.finish(unit, res.tally, res.escaped, idle > 0 and workers > 1,
-                                    2 * workers, resident=True,
+                                    WANT * workers, resident=True,
                                     fetch=pool.fetch if pool is not None else None)
                 else:
                     frontier.finish(res.unit, res.tally, res.escaped,
-                                    split=idle > 0 and workers > 1, want=2 * workers)
+                                    split=idle > 0 and workers > 1, want=WANT * workers)
                 if pool is not None:
                     for uid in frontier.gone:
                         pool.drop(uid)
