@@ -25,7 +25,12 @@ everything found under it is discarded, its units are cancelled, and it is hande
 with the extended wakeup subtree, exactly as the sequential explorer would have explored it.
 What was discarded is counted (:attr:`Frontier.discarded`): it is the redundancy of the split,
 spent CPU only; the executions, outcomes and findings reported are those of the sequential
-explorer.  Tallies are kept per entry until the end for that reason.
+explorer.  Tallies are kept per entry until the end for that reason.  To roll back less, an
+entry whose subtree grew lately while an earlier entry at its node still has work is *hot*
+(:func:`vmacheck.explore.cnodes.hot`) and waits while other work runs.  A unit whose worker kept its
+frontier between slices (:mod:`vmacheck.explore.pool`) has its tallies held back
+(:attr:`Frontier.unsynced`) until the coordinator has that frontier again, so a lost worker
+loses nothing counted.
 """
 
 from __future__ import annotations
@@ -33,9 +38,8 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from vmacheck.explore.core import Footprint
+from vmacheck.explore.cnodes import Anchor, CNode, Entry, frozen, hot, incomplete, path_of
 from vmacheck.explore.dpor import (
     PrefixNode,
     Seq,
@@ -52,80 +56,6 @@ from vmacheck.explore.units import Key, Tally, Unit
 
 BARREN = 0.5
 """Seconds before a resident unit that had nothing to split is fetched to be split again."""
-
-HOT = 2000
-"""An entry whose wakeup subtree grew within this many executions is kept back while other
-work runs and an earlier entry at its node, whose races grew it, has work left."""
-
-Step = tuple[int, Footprint, int, int]
-"""A step of a unit's path: thread, footprint, choice value, number of values."""
-
-
-@dataclass(slots=True)
-class Entry:
-    """One step explored from a coordinator node: a pending wakeup sequence (``hint`` is its
-    wakeup subtree) or, once handed out (``hint`` None), a unit's root step."""
-
-    tid: int
-    fp: Footprint
-    key: Key
-    hint: list[WakeupNode] | None
-    orig: list[WakeupNode] | None = None
-    """Once handed out: (a copy of) the wakeup subtree it was handed out with."""
-    start: int = 0
-    stop: int = 0
-    nvalues: int = 0
-    gen: int = 0
-    below: list[CNode] = field(default_factory=list)
-    tally: Tally | None = None
-    dead: bool = False
-    grown: int = -1
-    """The executions run (:attr:`Frontier.ran`) when its wakeup subtree last grew."""
-
-
-@dataclass(slots=True)
-class CNode:
-    """A node of the DPOR tree owned by the coordinator."""
-
-    depth: int
-    sleep: dict[int, Footprint]
-    prefix: list[Step]
-    key: Key
-    up: list[tuple[CNode, int, int]]
-    """The coordinator nodes above, with the entry the path to this node takes at each."""
-    entries: list[Entry] = field(default_factory=list)
-    dead: bool = False
-
-    def sleep_for(self, i: int) -> dict[int, Footprint]:
-        """The sleep set entry ``i`` is explored with: the node's, plus every thread of an
-        earlier entry (all their values come first in the sequential order)."""
-        me = self.entries[i].tid
-        out = dict(self.sleep)
-        for e in self.entries[:i]:
-            if e.tid != me and not e.dead:
-                out[e.tid] = e.fp
-        return out
-
-
-def frozen(steps: list[Step], sleeps: list[dict[int, Footprint]]) -> list[PrefixNode]:
-    """Prefix nodes that replay ``steps`` and are never explored from; each keeps the sleep
-    set its step was explored with, so that a unit drops the races it would hand back only
-    for the coordinator to find them redundant."""
-    return [PrefixNode(sl, [], WakeupNode(t, fp), v, n, False, [])
-            for (t, fp, v, n), sl in zip(steps, sleeps, strict=True)]
-
-
-def path_of(stack: list[PrefixNode], upto: int) -> list[Step]:
-    out: list[Step] = []
-    for node in stack[:upto]:
-        assert node.chosen is not None
-        out.append((node.chosen.tid, node.chosen.fp, node.value, node.nvalues))
-    return out
-
-
-Anchor = list[tuple[CNode, int, int]]
-"""A unit's path through the coordinator: node, entry index and the entry's generation."""
-
 
 class Frontier:
     """Coordinator nodes, pending entries and units, and the counters of race insertion."""
@@ -165,29 +95,14 @@ class Frontier:
         return len(self.queue)
 
     def ready(self) -> int:
-        """Queued work that :meth:`take` hands out without ``patient``."""
+        """Queued work that :meth:`take` hands out even when ``patient``."""
         busy = self._incomplete()
         return sum(1 for _, _, item in self.queue
-                   if isinstance(item, Unit) or not self._hot(item[0], item[1], busy))
+                   if isinstance(item, Unit) or not hot(item[0], item[1], busy, self.ran))
 
     def _incomplete(self) -> set[tuple[int, int]]:
-        """The coordinator entries (node id, index) with work left below them."""
-        out: set[tuple[int, int]] = set()
-        for anchor in self.anchors.values():
-            out.update((id(cn), i) for cn, i, _ in anchor)
-        for _, _, item in self.queue:
-            if not isinstance(item, Unit):
-                out.update((id(cn), i) for cn, i, _ in item[0].up)
-        return out
-
-    def _hot(self, cn: CNode, idx: int, busy: set[tuple[int, int]]) -> bool:
-        """Is entry ``idx`` likely to be rolled back if it started now: its wakeup subtree
-        grew within the last :data:`HOT` executions, and an entry before it at its node
-        (whose races grow it) still has work left?"""
-        e = cn.entries[idx]
-        if e.grown < 0 or self.ran - e.grown >= HOT:
-            return False
-        return any((id(cn), k) in busy and not cn.entries[k].dead for k in range(idx))
+        return incomplete(self.anchors.values(),
+                          [item[0] for _, _, item in self.queue if not isinstance(item, Unit)])
 
     def take(self, ok: Callable[[Unit], bool] | None = None,
              patient: bool = False) -> Unit | None:
@@ -195,7 +110,7 @@ class Frontier:
         recorded as running until :meth:`finish` or :meth:`requeue_running`); with ``ok``,
         the first unit it accepts (a unit resident on a busy worker waits for it); when
         ``patient`` (other work is running), not an entry that is likely to be rolled back
-        (:meth:`_hot`): its worker had better wait for a split."""
+        (:func:`vmacheck.explore.cnodes.hot`): its worker had better wait for a split."""
         skipped: list[tuple[Key, int, Unit | tuple[CNode, int]]] = []
         busy = self._incomplete() if patient else set()
         try:
@@ -215,7 +130,7 @@ class Frontier:
                     e = node.entries[idx]
                     if node.dead or e.dead or e.hint is None:
                         continue
-                    if patient and self._hot(node, idx, busy):
+                    if patient and hot(node, idx, busy, self.ran):
                         skipped.append(top)
                         continue
                     unit = self._entry_unit(node, idx)
