@@ -91,6 +91,12 @@ class Frontier:
         self.seq += 1
         heapq.heappush(self.queue, (key, self.seq, item))
 
+    def counted(self) -> int:
+        """The executions that count so far: those run, less those discarded and those of
+        resident units cancelled since (discarded when next seen)."""
+        lost = sum(t.executions for uid, t in self.unsynced.items() if not self.live(uid))
+        return self.ran - self.discarded - lost
+
     def pending(self) -> int:
         return len(self.queue)
 

@@ -116,7 +116,7 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
     pool = executor if isinstance(executor, ForkPool) else None
     try:
         while True:
-            counted = ran - frontier.discarded
+            counted = frontier.counted()
             budget_left = max_executions is None or counted < max_executions
             while budget_left and len(inflight) < workers:
                 unit = frontier.take(pool.can_run if pool is not None else None,
@@ -173,7 +173,7 @@ def explore_split(model: Model, *, max_steps: int, max_executions: int | None,
                 ckpt.save(checkpoint, frontier)
             if progress is not None and now - last_report >= progress_every:
                 last_report = now
-                progress(Progress(ran - frontier.discarded, len(found), now - start, steps,
+                progress(Progress(frontier.counted(), len(found), now - start, steps,
                                   "dpor"))
             if max_seconds is not None and now - start >= max_seconds:
                 stop = "max_seconds"

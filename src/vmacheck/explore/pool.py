@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import signal
 import sys
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -57,6 +59,7 @@ def _recv(conn: Connection) -> Any:
 def _worker(model: Model, conn: Connection, wanted: Any) -> None:
     """A worker's loop: run slices of the units it is sent or holds, hand units back."""
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the coordinator's to handle
     held: dict[int, Unit] = {}
     while True:
         try:
@@ -199,11 +202,20 @@ class ForkPool:
         return uid in self.home
 
     def close(self) -> None:
+        """Stop the workers: slices in flight end early and their results are dropped."""
+        self.interrupt()
         for slot in self.slots:
             with contextlib.suppress(OSError):
                 slot.conn.send(("stop",))
+        deadline = time.monotonic() + 5
         for slot in self.slots:
-            slot.proc.join(5)
+            while slot.proc.is_alive() and time.monotonic() < deadline:
+                try:  # a worker blocked sending a result it finished reads "stop" next
+                    if slot.conn.poll(0.05):
+                        _recv(slot.conn)
+                except (EOFError, OSError):
+                    break
+            slot.proc.join(max(deadline - time.monotonic(), 0.1))
             if slot.proc.is_alive():
                 slot.proc.kill()
                 slot.proc.join()
