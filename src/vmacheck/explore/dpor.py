@@ -249,6 +249,15 @@ def weak_initial(p: int, p_fp: Footprint, w: Seq) -> bool:
     return True
 
 
+def _initial(fp: Footprint, touched: dict[int, bool]) -> bool:
+    """No earlier step (``touched``: object -> written by one of them) conflicts with ``fp``."""
+    for o, w in fp:
+        ew = touched.get(o)
+        if ew is not None and (w or ew):
+            return False
+    return True
+
+
 def _without_first(w: Seq, p: int) -> Seq:
     for i, (t, _) in enumerate(w):
         if t == p:
@@ -256,23 +265,60 @@ def _without_first(w: Seq, p: int) -> Seq:
     return w
 
 
+def _first_touches(w: Seq) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """For ``w``: each thread's first step, each object's first access and first write."""
+    ft: dict[int, int] = {}
+    fa: dict[int, int] = {}
+    fw: dict[int, int] = {}
+    for i, (t, fp) in enumerate(w):
+        if t not in ft:
+            ft[t] = i
+        for o, wr in fp:
+            if o not in fa:
+                fa[o] = i
+            if wr and o not in fw:
+                fw[o] = i
+    return ft, fa, fw
+
+
 def insert(node: PrefixNode, v: Seq) -> bool:
-    """Insert ``v`` into the wakeup tree of a prefix; False when it was already covered."""
+    """Insert ``v`` into the wakeup tree of a prefix; False when it was already covered.
+
+    At a node with many children, where each child would be tested with
+    :func:`weak_initial` against the same sequence, the sequence's first touches are
+    computed once and each test looks only at the child's own footprint."""
     children = node.wut
     w = v
     while True:
-        for child in children:
-            if weak_initial(child.tid, child.fp, w):
-                if not (child.children or child.tail):
-                    return False
-                w = _without_first(w, child.tid)
-                children = expand(child)
-                break
+        if len(children) > 3:
+            ft, fa, fw = _first_touches(w)
+            n = len(w)
+            for child in children:
+                end = ft.get(child.tid, n)
+                cfp = child.fp if end == n else w[end][1]
+                for o, wr in cfp:
+                    i = fa.get(o) if wr else fw.get(o)
+                    if i is not None and i < end:
+                        break
+                else:
+                    break  # child is a weak initial of w
+            else:
+                child = None
         else:
+            for child in children:
+                if weak_initial(child.tid, child.fp, w):
+                    break
+            else:
+                child = None
+        if child is None:
             if not w:
                 return False
             children.append(chain(w))
             return True
+        if not (child.children or child.tail):
+            return False
+        w = _without_first(w, child.tid)
+        children = expand(child)
 
 
 def _states_before(hb: HappensBefore, ex: Execution, fp: Footprint, e: int, e2: int,
@@ -319,6 +365,12 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
         notdep: set[int] = set()
         et = events[e].tid  # x happens after e when x's clock has seen e (happens_after)
         eseq = seqs[e]
+        # a sleeping thread that is a weak initial of v makes the race redundant: decided at
+        # its first step in v (against the objects touched and written before it), so v is
+        # built only as far as it must be
+        waiting = dict(node.sleep) if node.sleep else None
+        touched: dict[int, bool] = {}  # object -> written, over v so far (while waiting)
+        redundant = False
         for x in range(e + 1, n):
             if x == e2:
                 continue
@@ -326,15 +378,35 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
             if et < len(c) and c[et] >= eseq:
                 continue
             notdep.add(x)
-            pair = (events[x].tid, events[x].fp)
+            ev = events[x]
+            pair = (ev.tid, ev.fp)
+            if waiting:
+                if ev.tid in waiting:
+                    del waiting[ev.tid]
+                    if _initial(ev.fp, touched):
+                        redundant = True
+                        break
+                for o, w in ev.fp:
+                    if w or o not in touched:
+                        touched[o] = w
             v.append(pairs.setdefault(pair, pair))
+        if redundant:
+            continue
         op = events[e2].op if e2 < n else ex.threads[p].pending
         if op is not None and op.footprint_varies:
             fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)
         last = (p, fp)
         v.append(pairs.setdefault(last, last))
-        if any(weak_initial(q, fq, v) for q, fq in node.sleep.items()):
-            continue
+        if waiting:
+            if p in waiting:
+                if _initial(fp, touched):
+                    continue
+                del waiting[p]
+            for o, w in fp:
+                if w or o not in touched:
+                    touched[o] = w
+            if any(_initial(fq, touched) for fq in waiting.values()):
+                continue
         if e <= root:
             if escaped is not None:
                 escaped.append((e, v))

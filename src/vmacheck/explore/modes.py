@@ -23,7 +23,7 @@ from vmacheck.explore.dpor import (
     copy_tree,
     expand,
 )
-from vmacheck.explore.runner import Model, NondeterministicModel, run_one
+from vmacheck.explore.runner import Model, NondeterministicModel, by_step, follow, run_one
 
 Run = tuple[Execution, list[int], bool]
 
@@ -141,8 +141,10 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                 stack.append(PrefixNode(sleep, chosen.children or []))
                 chosen.children = LEAF
 
+        # invariant sites are not noted on the way (a walk of the coroutine chain per step);
+        # an execution whose invariant fired is run again below to locate it exactly
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
-                               lockdep=lockdep, values=values)
+                               lockdep=lockdep, values=values, sites=False)
         if not blocked:
             # a thread left waiting at the end races with the step that disabled it (an
             # execution cut by the step limit is taken as it is: its runnable threads' next
@@ -152,7 +154,21 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                     hb.on_pending(ex, t.tid)
         analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped, pairs=pairs)
         backtrack(st)
+        if any(f.kind == "invariant" for f in ex.findings):
+            ex = _located(model, ex, sched, max_steps, blocked)
         yield ex, sched, blocked
+
+
+def _located(model: Model, ex: Execution, sched: list[int], max_steps: int,
+             blocked: bool) -> Execution:
+    """``ex`` run again along its schedule and choices with invariant sites noted, so that a
+    broken invariant is located where the step that broke it was awaited.  (Lock-order
+    edges were recorded by the first run; this one has no lockdep.)"""
+    again, _, _ = run_one(model, follow(sched, stop=blocked), max_steps=max_steps,
+                          values=by_step(dict(ex.choices)))
+    again.truncated = ex.truncated
+    again.abandoned = ex.abandoned
+    return again
 
 
 def backtrack(st: DporState) -> None:
