@@ -88,8 +88,10 @@ class Execution:
         self.findings: list[RawFinding] = []
         self.labels: list[str] = []
         self.invariants: list[tuple[str, Callable[[], object], bool]] = []
-        self._step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None]] = []
-        """Checks run after steps: with the object ids they read (None: not declared)."""
+        self._step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None,
+                                      _Watch | None]] = []
+        """Checks run after steps: with the object ids they read (None: not declared) and
+        what they watch (``invariant(watch=)``)."""
         self.bookkeeping = 0
         """Counts changes of threads' held resources, atomic contexts and liveness."""
         self._checked_bookkeeping = 0
@@ -140,7 +142,8 @@ class Execution:
 
     def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
                       reads: Iterable[Shared] | None = None,
-                      explain: Callable[[], object] | None = None) -> None:
+                      explain: Callable[[], object] | None = None,
+                      watch: Callable[[], Iterable[Shared]] | None = None) -> None:
         """Register a check.
 
         A check run after every step sees intermediate states, and those differ between the
@@ -155,7 +158,11 @@ class Execution:
         A check is re-run only when what it reads may have changed: with ``reads``, after a
         step that writes one of those objects; without, after a step that writes any shared
         object or changes a thread's held resources, atomic context or liveness (state
-        changed by plain Python in model code is seen at the next such step).
+        changed by plain Python in model code is seen at the next such step).  With ``watch``
+        (and no ``reads``), a function that names the objects the check's answer depends on
+        given the threads' held resources, the check is re-run only after a step that changes
+        held resources, atomic contexts or liveness (``watch`` is asked again then) or writes
+        one of the objects it named; unlike ``reads`` it makes no write more visible.
         """
         self.invariants.append((name, check, at_end))
         if explain is not None:
@@ -170,7 +177,8 @@ class Execution:
         if at_end:
             return
         if reads is None:
-            self._step_checks.append((name, check, None))
+            self._step_checks.append((name, check, None,
+                                      None if watch is None else _Watch(watch)))
             return
         if self._observer is None:
             self._observer = Shared("invariant observer")
@@ -180,7 +188,7 @@ class Execution:
             if obj.alloc is not None:
                 oids.add(obj.alloc.oid)
         self._visible |= oids
-        self._step_checks.append((name, check, frozenset(oids)))
+        self._step_checks.append((name, check, frozenset(oids), None))
 
     # -- findings ----------------------------------------------------------------------------
     def report(
@@ -394,11 +402,20 @@ class Execution:
         any_change = wrote or self.bookkeeping != self._checked_bookkeeping or every
         self._checked_bookkeeping = self.bookkeeping
         failed = self._failed_invariants
-        for name, check, reads in self._step_checks:
-            if reads is None:
-                if not any_change:
+        # a watching check asks again what it watches when held resources changed or new
+        # objects appeared (a new VMA, a new mm)
+        epoch = (self.bookkeeping, len(self.objects))
+        for name, check, reads, watch in self._step_checks:
+            if reads is not None:
+                if not (every or any(oid in reads for oid in wrote)):
                     continue
-            elif not (every or any(oid in reads for oid in wrote)):
+            elif watch is not None:
+                if watch.epoch != epoch:
+                    watch.epoch = epoch
+                    watch.oids = frozenset(obj.oid for obj in watch.fn())
+                elif not (every or any(oid in watch.oids for oid in wrote)):
+                    continue
+            elif not any_change:
                 continue
             if failed and name in failed:
                 continue
@@ -594,3 +611,16 @@ class Execution:
             if value is not None:
                 parts.append(str(value))
         return "; ".join(parts)
+
+
+class _Watch:
+    """What a watching check (``invariant(watch=)``) depends on: the function naming the
+    objects, and its last answer with the bookkeeping count and number of objects it was
+    given at."""
+
+    __slots__ = ("epoch", "fn", "oids")
+
+    def __init__(self, fn: Callable[[], Iterable[Shared]]) -> None:
+        self.fn = fn
+        self.epoch = (-1, -1)
+        self.oids: frozenset[int] = frozenset()
