@@ -92,6 +92,7 @@ class Execution:
                                       _Watch | None]] = []
         """Checks run after steps: with the object ids they read (None: not declared) and
         what they watch (``invariant(watch=)``)."""
+        self._watches: dict[Callable[[], Iterable[Shared]], _Watch] = {}
         self.bookkeeping = 0
         """Counts changes of threads' held resources, atomic contexts and liveness."""
         self._checked_bookkeeping = 0
@@ -177,8 +178,12 @@ class Execution:
         if at_end:
             return
         if reads is None:
-            self._step_checks.append((name, check, None,
-                                      None if watch is None else _Watch(watch)))
+            w = None
+            if watch is not None:  # checks watching with one function share its answers
+                w = self._watches.get(watch)
+                if w is None:
+                    w = self._watches[watch] = _Watch(watch)
+            self._step_checks.append((name, check, None, w))
             return
         if self._observer is None:
             self._observer = Shared("invariant observer")
@@ -404,16 +409,21 @@ class Execution:
         failed = self._failed_invariants
         # a watching check asks again what it watches when held resources changed or new
         # objects appeared (a new VMA, a new mm)
-        epoch = (self.bookkeeping, len(self.objects))
+        if self._watches:
+            epoch = (self.bookkeeping, len(self.objects))
+            for w in self._watches.values():
+                if w.epoch != epoch:
+                    w.epoch = epoch
+                    w.oids = frozenset(obj.oid for obj in w.fn())
+                    w.hit = True
+                else:
+                    w.hit = every or not w.oids.isdisjoint(wrote)
         for name, check, reads, watch in self._step_checks:
             if reads is not None:
-                if not (every or any(oid in reads for oid in wrote)):
+                if not (every or not reads.isdisjoint(wrote)):
                     continue
             elif watch is not None:
-                if watch.epoch != epoch:
-                    watch.epoch = epoch
-                    watch.oids = frozenset(obj.oid for obj in watch.fn())
-                elif not (every or any(oid in watch.oids for oid in wrote)):
+                if not watch.hit:
                     continue
             elif not any_change:
                 continue
@@ -618,9 +628,11 @@ class _Watch:
     objects, and its last answer with the bookkeeping count and number of objects it was
     given at."""
 
-    __slots__ = ("epoch", "fn", "oids")
+    __slots__ = ("epoch", "fn", "hit", "oids")
 
     def __init__(self, fn: Callable[[], Iterable[Shared]]) -> None:
         self.fn = fn
         self.epoch = (-1, -1)
         self.oids: frozenset[int] = frozenset()
+        self.hit = True
+        """Whether the checks watching with it run after this step."""
