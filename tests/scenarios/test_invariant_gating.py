@@ -23,6 +23,10 @@ CASES = [
     ("mm-ops-mremap-merge-vs-fault", {"vma_expand": "no-target-lock"},
      "vma_expand_no_target_lock.py"),
     ("binder-shrink-partial-munmap", {"binder_alloc_free_page": "hansen-v3"}, None),
+    # the binder page invariants, which watch pages[], the freelist and the installed pages
+    ("binder-alloc-shrink", {"binder_install_single_page": "llamas-2024",
+                             "binder_alloc_free_page": "llamas-zap-outside-mutex"},
+     "binder_llamas_zap_outside_mutex.py"),
 ]
 
 

@@ -111,6 +111,12 @@ class Execution:
         """Note where each step's op is awaited, so that an invariant it breaks is located
         there (off: located where the thread stopped after the step; for cheap runs that
         repeat themselves with sites on when an invariant fires)."""
+        self.quiet_until = 0
+        """Steps below this index replay a prefix the explorer ran (and checked) before: they
+        take no snapshots for race detection and run no per-step checks; after the last of
+        them every per-step check runs once."""
+        self.check_failed_at: list[int] = []
+        """For each per-step check that failed, how many steps had run."""
         self.current_tid: int | None = None
         self._in_thread_code = False
         self._observer: Shared | None = None
@@ -162,8 +168,9 @@ class Execution:
         changed by plain Python in model code is seen at the next such step).  With ``watch``
         (and no ``reads``), a function that names the objects the check's answer depends on
         given the threads' held resources, the check is re-run only after a step that changes
-        held resources, atomic contexts or liveness (``watch`` is asked again then) or writes
-        one of the objects it named; unlike ``reads`` it makes no write more visible.
+        held resources, atomic contexts or liveness, or creates objects, or writes one of the
+        objects it named (``watch`` is asked again then); unlike ``reads`` it makes no write
+        more visible.
         """
         self.invariants.append((name, check, at_end))
         if explain is not None:
@@ -330,7 +337,8 @@ class Execution:
         _ops._CURRENT = self
         fp = op.footprint(self, tid)
         objs = self.objects
-        snapl: list[object] | None = [] if self.listener is not None else None
+        quiet = len(self.events) < self.quiet_until
+        snapl: list[object] | None = [] if self.listener is not None and not quiet else None
         wrote: list[int] = []
         for oid, w in fp:
             obj = objs[oid]
@@ -389,8 +397,12 @@ class Execution:
             if self.listener is not None:
                 self.listener(self, event)
         self._advance(t, result, None)
-        if self._step_checks and (wrote or self.bookkeeping != self._checked_bookkeeping
-                                  or self.check_every_step):
+        if not self._step_checks:
+            pass
+        elif quiet:
+            if len(self.events) == self.quiet_until:  # the prefix's end: check it all once
+                self._check_step(tid, site, wrote, force=True)
+        elif wrote or self.bookkeeping != self._checked_bookkeeping or self.check_every_step:
             self._check_step(tid, site, wrote)
         return event
 
@@ -401,9 +413,9 @@ class Execution:
         return fp
 
     def _check_step(self, tid: int, site: tuple[tuple[Any, int], ...] | None,
-                    wrote: list[int]) -> None:
-        """Run the per-step checks that what this step changed may affect."""
-        every = self.check_every_step
+                    wrote: list[int], force: bool = False) -> None:
+        """Run the per-step checks that what this step changed may affect (all: ``force``)."""
+        every = self.check_every_step or force
         any_change = wrote or self.bookkeeping != self._checked_bookkeeping or every
         self._checked_bookkeeping = self.bookkeeping
         failed = self._failed_invariants
@@ -412,12 +424,10 @@ class Execution:
         if self._watches:
             epoch = (self.bookkeeping, len(self.objects))
             for w in self._watches.values():
-                if w.epoch != epoch:
+                w.hit = w.epoch != epoch or every or not w.oids.isdisjoint(wrote)
+                if w.hit:  # what it watches may have changed too (a page now installed)
                     w.epoch = epoch
                     w.oids = frozenset(obj.oid for obj in w.fn())
-                    w.hit = True
-                else:
-                    w.hit = every or not w.oids.isdisjoint(wrote)
         for name, check, reads, watch in self._step_checks:
             if reads is not None:
                 if not (every or not reads.isdisjoint(wrote)):
@@ -451,6 +461,7 @@ class Execution:
               site: tuple[tuple[Any, int], ...] | None) -> None:
         """Report a check that failed (returned false, or raised ``error``)."""
         key = name
+        self.check_failed_at.append(len(self.events))
         if error is not None:
             name = f"{name} ({type(error).__name__}: {error})"
         self._failed_invariants.add(key)

@@ -185,6 +185,38 @@ class HappensBefore:
             self.thread_clock[ev.spawned] = full.copy()
             self.thread_seq[ev.spawned] = 0
 
+    def truncated(self, r: int, events: list[Event]) -> HappensBefore:
+        """The state after the first ``r`` of ``events`` (the steps this was fed): what
+        :meth:`on_step` would have built from them, for an execution that replays them.
+        Clocks are shared (never changed once made)."""
+        hb = HappensBefore()
+        hb.clocks = self.clocks[:r]
+        hb.seq = self.seq[:r]
+        for oid, h in self.hist.items():
+            k = len(h)
+            while k and h[k - 1][0] >= r:
+                k -= 1
+            if not k:
+                continue
+            kept = h if k == len(h) else h[:k]
+            hb.hist[oid] = kept.copy() if kept is h else kept
+            for j in range(k - 1, -1, -1):
+                if kept[j][1]:
+                    hb.lastw[oid] = j
+                    break
+        i = len(self.races)
+        while i and self.races[i - 1][1] >= r:
+            i -= 1
+        hb.races = self.races[:i]
+        for idx in range(r):
+            ev = events[idx]
+            hb.thread_clock[ev.tid] = self.clocks[idx]
+            hb.thread_seq[ev.tid] = self.seq[idx]
+            if ev.spawned >= 0:
+                hb.thread_clock[ev.spawned] = self.clocks[idx].copy()
+                hb.thread_seq[ev.spawned] = 0
+        return hb
+
     def on_pending(self, ex: Execution, p: int) -> None:
         """At the end of an execution, race thread ``p``'s pending, disabled op (a lock that
         never got its grant, e.g. in a deadlock) against the earlier steps it conflicts with,

@@ -62,14 +62,24 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
     # thousands of them share it (memory, and smaller pickles of work units)
     interned: dict[Footprint, Footprint] = {}
     pairs: dict[tuple[int, Footprint], tuple[int, Footprint]] = {}
+    # the last execution and its happens-before state: the next one replays a prefix of it,
+    # whose clocks and checks need not be computed again
+    prev: tuple[Execution, HappensBefore] | None = None
     while not st.done:
-        hb = HappensBefore()
         blocked = False
         replay_len = st.replay_len
+        quiet = 0
+        if prev is not None and 0 < replay_len <= len(prev[0].events) and all(
+                n > replay_len for n in prev[0].check_failed_at):
+            hb = prev[1].truncated(replay_len, prev[0].events)
+            quiet = replay_len
+        else:
+            hb = HappensBefore()
 
         def choose(ex: Execution, en: list[int], depth: int) -> int | None:
             nonlocal blocked
             if depth == 0:
+                ex.quiet_until = quiet
                 now = (tuple(t.name for t in ex.threads), len(ex.objects))
                 if st.shape is None:
                     st.shape = now
@@ -121,8 +131,9 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
 
         def listener(ex: Execution, ev: Event) -> None:
             ev.fp = interned.setdefault(ev.fp, ev.fp)
-            hb.on_step(ex, ev)
             d = ev.index
+            if d >= quiet:
+                hb.on_step(ex, ev)
             node = stack[d]
             chosen = node.chosen
             assert chosen is not None
@@ -154,6 +165,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                     hb.on_pending(ex, t.tid)
         analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped, pairs=pairs)
         backtrack(st)
+        prev = (ex, hb)
         if any(f.kind == "invariant" for f in ex.findings):
             ex = _located(model, ex, sched, max_steps, blocked)
         yield ex, sched, blocked
