@@ -389,12 +389,18 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
     seqs = hb.seq
     races = [(e, e2, events[e2].tid, events[e2].fp) for e, e2 in hb.races]
     races.extend((e, n, p, fp) for e, p, fp in hb.blocked_races)
+    if not races:
+        return 0
+    steps: list[tuple[int, Footprint]] = []  # each event's (thread, footprint), interned
+    for ev in events:
+        pair = (ev.tid, ev.fp)
+        steps.append(pairs.setdefault(pair, pair))
     for e, e2, p, fp in races:
         if e >= len(stack):
             continue
         node = stack[e]
         v: Seq = []
-        notdep: set[int] = set()
+        xs: list[int] = []  # the events of v, in order
         et = events[e].tid  # x happens after e when x's clock has seen e (happens_after)
         eseq = seqs[e]
         # a sleeping thread that is a weak initial of v makes the race redundant: decided at
@@ -409,24 +415,24 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
             c = clocks[x]
             if et < len(c) and c[et] >= eseq:
                 continue
-            notdep.add(x)
-            ev = events[x]
-            pair = (ev.tid, ev.fp)
+            step = steps[x]
             if waiting:
-                if ev.tid in waiting:
-                    del waiting[ev.tid]
-                    if _initial(ev.fp, touched):
+                t, xfp = step
+                if t in waiting:
+                    del waiting[t]
+                    if _initial(xfp, touched):
                         redundant = True
                         break
-                for o, w in ev.fp:
+                for o, w in xfp:
                     if w or o not in touched:
                         touched[o] = w
-            v.append(pairs.setdefault(pair, pair))
+            xs.append(x)
+            v.append(step)
         if redundant:
             continue
         op = events[e2].op if e2 < n else ex.threads[p].pending
         if op is not None and op.footprint_varies:
-            fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)
+            fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, set(xs)), fp)
         last = (p, fp)
         v.append(pairs.setdefault(last, last))
         if waiting:
