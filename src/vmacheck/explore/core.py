@@ -308,7 +308,8 @@ class Execution(Checking):
         if self.record:
             self._record(t, op, fp)
         # where the op is awaited: an invariant this step breaks is reported there
-        site = _await_stack(t.coro) if self._step_checks and self.sites else None
+        site = _await_stack(t.coro) if self._step_checks and self.sites and (
+            not quiet or len(self.events) + 1 == self.quiet_until) else None
         self.current_tid = tid
         mem = self.memory
         if mem is not None and not op.weak_aware:

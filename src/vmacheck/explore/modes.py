@@ -174,9 +174,19 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
 def _located(model: Model, ex: Execution, sched: list[int], max_steps: int,
              blocked: bool) -> Execution:
     """``ex`` run again along its schedule and choices with invariant sites noted, so that a
-    broken invariant is located where the step that broke it was awaited.  (Lock-order
-    edges were recorded by the first run; this one has no lockdep.)"""
-    again, _, _ = run_one(model, follow(sched, stop=blocked), max_steps=max_steps,
+    broken invariant is located where the step that broke it was awaited.  Up to the first
+    step after which a check failed, the run is quiet (no checks, no sites: they passed the
+    first time); there every check runs, then the run goes on as usual.  (Lock-order edges
+    were recorded by the first run; this one has no lockdep.)"""
+    first = min(ex.check_failed_at, default=0)
+    follow_sched = follow(sched, stop=blocked)
+
+    def choose(again: Execution, en: list[int], depth: int) -> int | None:
+        if depth == 0:
+            again.quiet_until = first
+        return follow_sched(again, en, depth)
+
+    again, _, _ = run_one(model, choose, max_steps=max_steps,
                           values=by_step(dict(ex.choices)))
     again.truncated = ex.truncated
     again.abandoned = ex.abandoned
