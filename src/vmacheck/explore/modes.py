@@ -14,7 +14,6 @@ from typing import Any
 from vmacheck.explore.core import Event, Execution, Footprint
 from vmacheck.explore.dpor import (
     LEAF,
-    HappensBefore,
     PrefixNode,
     Seq,
     WakeupNode,
@@ -23,6 +22,7 @@ from vmacheck.explore.dpor import (
     copy_tree,
     expand,
 )
+from vmacheck.explore.happens_before import HappensBefore
 from vmacheck.explore.runner import Model, NondeterministicModel, by_step, follow, run_one
 
 Run = tuple[Execution, list[int], bool]
