@@ -37,8 +37,8 @@ from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderShrinkerMdata,
-    page_counts,
 )
+from vmacheck.kernel.drivers.android.binder_alloc_release import page_counts
 from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, kernel_state
 from vmacheck.kernel.include.linux.mmap_lock import per_vma_lock
 
