@@ -52,14 +52,14 @@ class _Bare:
     """Just enough of an execution for primitives to register objects."""
 
     def __init__(self) -> None:
-        self.n = 0
+        self.objects: list[object] = []  # what shared objects register in
         self.outcome_fns: list[Any] = []
         self.current_tid = None
         self.memory = None  # sequential consistency: ops read the latest store
 
     def register(self, obj: object) -> int:
-        self.n += 1
-        return self.n - 1
+        self.objects.append(obj)
+        return len(self.objects) - 1
 
 
 def bare_run(model: Callable[[], list[Any]]) -> int:
