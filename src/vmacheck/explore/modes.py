@@ -27,6 +27,11 @@ from vmacheck.explore.runner import Model, NondeterministicModel, by_step, follo
 
 Run = tuple[Execution, list[int], bool]
 
+REPLAY_QUIET = True
+"""Replay each execution's prefix quietly: the last execution's happens-before state cut to
+the prefix, no race analysis within it, no per-step checks until its end (tests turn it off
+to compare)."""
+
 
 @dataclass(slots=True)
 class DporState:
@@ -69,7 +74,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
         blocked = False
         replay_len = st.replay_len
         quiet = 0
-        if prev is not None and 0 < replay_len <= len(prev[0].events) and all(
+        if REPLAY_QUIET and prev is not None and 0 < replay_len <= len(prev[0].events) and all(
                 n > replay_len for n in prev[0].check_failed_at):
             hb = prev[1].truncated(replay_len, prev[0].events)
             quiet = replay_len
