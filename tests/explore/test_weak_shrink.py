@@ -193,3 +193,37 @@ def test_a_minimal_schedule_that_does_not_replay_is_not_reported(
     assert ":" in f.minimal_schedule  # the original's choice: the finding needs it
     rep = vc.replay(message_passing_with_noise, f.minimal_schedule, memory_model="weak")
     assert [_key(x) for x in rep.findings] == [_key(f)]
+
+
+def conditional_store_and_counter() -> list[Any]:
+    """t1 stores to x0 again only if its load of x0 read t0's store (a weak-model choice that
+    changes which ops run); every thread counts itself finished at its end."""
+    x0 = vc.Var("x0", 0)
+    x1 = vc.Var("x1", 0)
+    done = vc.Var("done", 0)
+
+    async def t0() -> None:
+        await x0.store(1, mode="once")
+        await done.fetch_add(1)
+
+    async def t1() -> None:
+        if await x0.load(mode="once"):
+            await x0.store(6, mode="once")
+        await x1.store(2, mode="once")
+        await done.fetch_add(1)
+
+    vc.invariant("every thread finished", lambda: done.peek() == 2, at_end=True)
+    return [("t0", t0()), ("t1", t1())]
+
+
+def test_sleep_set_blocked_weak_executions_report_no_end_findings() -> None:
+    """The unbalanced binder page reference reported under weak with the vm_refcnt orderings
+    (a minimal schedule that did not replay) was an end-of-execution check run on a
+    sleep-set-blocked prefix, whose threads had not finished.  Here DPOR blocks one execution
+    part way; the end check must not run on it, and every outcome replays."""
+    result = vc.explore(conditional_store_and_counter, memory_model="weak")
+    assert result.complete and result.blocked >= 1
+    assert result.findings == ()
+    for o in result.outcomes:
+        rep = vc.replay(conditional_store_and_counter, o.schedule, memory_model="weak")
+        assert rep.outcome == o.label and rep.findings == ()
