@@ -101,8 +101,7 @@ async def __vma_start_exclude_readers(vma: VmAreaStruct, detaching: bool,
 async def __vma_end_exclude_readers(vma: VmAreaStruct) -> bool:
     """``__vma_end_exclude_readers`` (mm/mmap_lock.c, 7.0 name of ``__vma_exit_locked``):
     remove the flag (``__vma_lockdep_release_exclusive``); true if that detached the VMA."""
-    old = await refcount_sub_and_test(vma.vm_refcnt, VM_REFCNT_EXCLUDE_READERS_FLAG,
-                                      "refcount_sub_and_test(VM_REFCNT_EXCLUDE_READERS_FLAG)")
+    old = await refcount_sub_and_test(vma.vm_refcnt, VM_REFCNT_EXCLUDE_READERS_FLAG)
     unhold(vma_write_key(vma))
     return bool(old - VM_REFCNT_EXCLUDE_READERS_FLAG == 0)
 
