@@ -3,10 +3,9 @@
 ``struct binder_alloc`` with its ``mutex``, ``mapped`` flag (release/acquire), ``pages[]``
 (one :class:`~vmacheck.Var` per page, written with release, read with acquire), the buffer
 layout (:mod:`.binder_buffers`), async space, and the global ``binder_freelist`` (a
-:class:`~vmacheck.kernel.lib.list_lru.ListLru`).  Page installation is in
-:mod:`.binder_install`, the shrinker in :mod:`.binder_shrinker`, release and the debugfs readers
-in :mod:`.binder_alloc_release`, the checked properties in
-:mod:`.binder_props`.
+:class:`~vmacheck.kernel.lib.list_lru.ListLru`).  Installation: :mod:`.binder_install`; the
+shrinker: :mod:`.binder_shrinker`; release and the debugfs readers: :mod:`.binder_alloc_release`;
+the checked properties: :mod:`.binder_props`.
 
 Model-only ("ghost") state, read by invariants and never by the kernel paths: the set of
 pages binder has given up (``relinquished``) and each thread's last ``mapped`` check.
