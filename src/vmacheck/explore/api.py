@@ -291,7 +291,13 @@ def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int
         minimal = original[: raw.step + 1]
         choices = {k: v for k, v in seen.choices.items() if k <= raw.step}
     rep = replay(model, minimal, max_steps=max_steps, choices=choices)
-    hit = next((f for f in rep.findings if f.key() == key), raw)
+    found = next((f for f in rep.findings if f.key() == key), None)
+    if found is None and minimise:  # never report a minimal schedule that does not replay
+        minimal = original[: raw.step + 1]
+        choices = {k: v for k, v in seen.choices.items() if k <= raw.step}
+        rep = replay(model, minimal, max_steps=max_steps, choices=choices)
+        found = next((f for f in rep.findings if f.key() == key), None)
+    hit = raw if found is None else found
     trace = tuple(s for s in rep.trace if s.index <= hit.step)
     cut = minimal[: min(len(minimal), hit.step + 1)]
     threads: tuple[ThreadSnapshot, ...] = ()

@@ -147,7 +147,8 @@ def outcome(fn: Callable[[], object]) -> None:
 
 def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
               reads: Iterable[Shared] | None = None,
-              explain: Callable[[], object] | None = None) -> None:
+              explain: Callable[[], object] | None = None,
+              watch: Callable[[], Iterable[Shared]] | None = None) -> None:
     """Register a named check, run after every step (or only at the end with ``at_end``).
 
     The explorer runs one interleaving per Mazurkiewicz trace, so a check run after every
@@ -159,8 +160,14 @@ def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
     When the check fails, ``explain()`` (if given) says with which values, e.g.
     ``lambda: f"refcount {page.peek()}, expected 2"``; without it the values of the ``reads``
     variables are shown.  Reports print it under the message (``values:``).
+
+    ``watch`` (instead of ``reads``) only saves time: a function naming the objects whose
+    writes can change the answer while the threads' held resources stay the same (e.g. the
+    fields of the VMAs they hold locked); the check then runs after a step only when held
+    resources changed or one of those objects was written.
     """
-    current().add_invariant(name, check, at_end=at_end, reads=reads, explain=explain)
+    current().add_invariant(name, check, at_end=at_end, reads=reads, explain=explain,
+                            watch=watch)
 
 
 def atomic_enter(reason: str) -> None:

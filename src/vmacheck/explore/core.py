@@ -15,6 +15,7 @@ from typing import Any
 
 from vmacheck.explore import memory as _memory
 from vmacheck.explore import ops as _ops
+from vmacheck.explore.checking import Checking, _Watch
 from vmacheck.explore.findings import Location, RawFinding
 from vmacheck.explore.ops import (
     Allocation,
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 
-class Execution:
+class Execution(Checking):
     """Runs one interleaving of a model; the scheduler picks which thread steps next."""
 
     check_every_step = False
@@ -88,8 +89,11 @@ class Execution:
         self.findings: list[RawFinding] = []
         self.labels: list[str] = []
         self.invariants: list[tuple[str, Callable[[], object], bool]] = []
-        self._step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None]] = []
-        """Checks run after steps: with the object ids they read (None: not declared)."""
+        self._step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None,
+                                      _Watch | None]] = []
+        """Checks run after steps: with the object ids they read (None: not declared) and
+        what they watch (``invariant(watch=)``)."""
+        self._watches: dict[Callable[[], Iterable[Shared]], _Watch] = {}
         self.bookkeeping = 0
         """Counts changes of threads' held resources, atomic contexts and liveness."""
         self._checked_bookkeeping = 0
@@ -108,6 +112,12 @@ class Execution:
         """Note where each step's op is awaited, so that an invariant it breaks is located
         there (off: located where the thread stopped after the step; for cheap runs that
         repeat themselves with sites on when an invariant fires)."""
+        self.quiet_until = 0
+        """Steps below this index replay a prefix the explorer ran (and checked) before: they
+        take no snapshots for race detection and run no per-step checks; after the last of
+        them every per-step check runs once."""
+        self.check_failed_at: list[int] = []
+        """For each per-step check that failed, how many steps had run."""
         self.current_tid: int | None = None
         self._in_thread_code = False
         self._observer: Shared | None = None
@@ -137,50 +147,6 @@ class Execution:
     def register(self, obj: Shared) -> int:
         self.objects.append(obj)
         return len(self.objects) - 1
-
-    def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
-                      reads: Iterable[Shared] | None = None,
-                      explain: Callable[[], object] | None = None) -> None:
-        """Register a check.
-
-        A check run after every step sees intermediate states, and those differ between the
-        interleavings of one Mazurkiewicz trace, of which the explorer runs only one.  With
-        ``reads`` (the objects the check looks at) every write to those objects is made
-        visible: such writes all conflict with one observer object, so the explorer orders
-        them in every way and the check sees every state of those objects it could.  Without
-        ``reads`` the check sees the states of the explored interleavings only (a violation
-        that needs two independent writes in the other order can be missed).  Checks at the
-        end see the final state, which is the same for every interleaving of a trace.
-
-        A check is re-run only when what it reads may have changed: with ``reads``, after a
-        step that writes one of those objects; without, after a step that writes any shared
-        object or changes a thread's held resources, atomic context or liveness (state
-        changed by plain Python in model code is seen at the next such step).
-        """
-        self.invariants.append((name, check, at_end))
-        if explain is not None:
-            self._explain[name] = explain
-        elif reads is not None:
-            objs = list(reads)
-            reads = objs
-            if len(objs) <= 6:  # a few named values say what broke; dozens say nothing
-                self._explain[name] = lambda: ", ".join(
-                    f"{o.name}={getattr(o, '_value', '?')!r}" for o in objs
-                    if hasattr(o, "_value"))
-        if at_end:
-            return
-        if reads is None:
-            self._step_checks.append((name, check, None))
-            return
-        if self._observer is None:
-            self._observer = Shared("invariant observer")
-        oids: set[int] = set()
-        for obj in reads:
-            oids.add(obj.oid)
-            if obj.alloc is not None:
-                oids.add(obj.alloc.oid)
-        self._visible |= oids
-        self._step_checks.append((name, check, frozenset(oids)))
 
     # -- findings ----------------------------------------------------------------------------
     def report(
@@ -317,7 +283,8 @@ class Execution:
         _ops._CURRENT = self
         fp = op.footprint(self, tid)
         objs = self.objects
-        snapl: list[object] | None = [] if self.listener is not None else None
+        quiet = len(self.events) < self.quiet_until
+        snapl: list[object] | None = [] if self.listener is not None and not quiet else None
         wrote: list[int] = []
         for oid, w in fp:
             obj = objs[oid]
@@ -341,7 +308,8 @@ class Execution:
         if self.record:
             self._record(t, op, fp)
         # where the op is awaited: an invariant this step breaks is reported there
-        site = _await_stack(t.coro) if self._step_checks and self.sites else None
+        site = _await_stack(t.coro) if self._step_checks and self.sites and (
+            not quiet or len(self.events) + 1 == self.quiet_until) else None
         self.current_tid = tid
         mem = self.memory
         if mem is not None and not op.weak_aware:
@@ -376,8 +344,12 @@ class Execution:
             if self.listener is not None:
                 self.listener(self, event)
         self._advance(t, result, None)
-        if self._step_checks and (wrote or self.bookkeeping != self._checked_bookkeeping
-                                  or self.check_every_step):
+        if not self._step_checks:
+            pass
+        elif quiet:
+            if len(self.events) == self.quiet_until:  # the prefix's end: check it all once
+                self._check_step(tid, site, wrote, force=True)
+        elif wrote or self.bookkeeping != self._checked_bookkeeping or self.check_every_step:
             self._check_step(tid, site, wrote)
         return event
 
@@ -386,63 +358,6 @@ class Execution:
         if self._observer is not None and any(w and oid in self._visible for oid, w in fp):
             return (*fp, (self._observer.oid, True))
         return fp
-
-    def _check_step(self, tid: int, site: tuple[tuple[Any, int], ...] | None,
-                    wrote: list[int]) -> None:
-        """Run the per-step checks that what this step changed may affect."""
-        every = self.check_every_step
-        any_change = wrote or self.bookkeeping != self._checked_bookkeeping or every
-        self._checked_bookkeeping = self.bookkeeping
-        failed = self._failed_invariants
-        for name, check, reads in self._step_checks:
-            if reads is None:
-                if not any_change:
-                    continue
-            elif not (every or any(oid in reads for oid in wrote)):
-                continue
-            if failed and name in failed:
-                continue
-            error: Exception | None = None
-            try:
-                if check():
-                    continue
-            except Exception as err:
-                error = err
-            self._fail(name, error, tid, site)
-
-    def _run_check(self, name: str, check: Callable[[], object], tid: int | None,
-                   site: tuple[tuple[Any, int], ...] | None) -> None:
-        try:
-            if check():
-                return
-            error: Exception | None = None
-        except Exception as err:
-            error = err
-        self._fail(name, error, tid, site)
-
-    def _fail(self, name: str, error: Exception | None, tid: int | None,
-              site: tuple[tuple[Any, int], ...] | None) -> None:
-        """Report a check that failed (returned false, or raised ``error``)."""
-        key = name
-        if error is not None:
-            name = f"{name} ({type(error).__name__}: {error})"
-        self._failed_invariants.add(key)
-        loc: Location | None = None
-        stack: tuple[Location, ...] = ()
-        if site:
-            stack = tuple(Location(code.co_name, code.co_filename, line) for code, line in site)
-            loc = stack[-1]
-        elif tid is not None and self.threads[tid].live:
-            stack = self.stack_of(tid)
-            loc = stack[-1] if stack else None
-        extra: dict[str, Any] = {}
-        explain = self._explain.get(key)
-        if explain is not None:
-            try:
-                extra["values"] = str(explain())
-            except Exception as err:
-                extra["values"] = f"<{type(err).__name__}: {err}>"
-        self.report("invariant", f"invariant violated: {name}", tid, loc, extra, stack)
 
     def _uaf(self, t: ThreadState, op: Op, fp: Footprint, obj: Shared) -> Event:
         event = Event(len(self.events), t.tid, fp, op, tuple(None for _ in fp))
@@ -537,14 +452,6 @@ class Execution:
         if t.atomic:
             self.report("resource-leak",
                         f"{t.name} exited in atomic context ({', '.join(t.atomic)})", t.tid)
-
-    def _check_invariants(self, tid: int | None, *, at_end: bool) -> None:
-        """Run every check of one kind: per-step ones (at the start) or end ones."""
-        self._checked_bookkeeping = self.bookkeeping
-        for name, check, end_only in self.invariants:
-            if end_only != at_end or name in self._failed_invariants:
-                continue
-            self._run_check(name, check, tid, None)
 
     # -- end of an execution -----------------------------------------------------------------
     def check_deadlock(self) -> bool:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vmacheck.explore.core import Event, Execution, Footprint
+from vmacheck.explore.core import Execution, Footprint
+from vmacheck.explore.happens_before import HappensBefore
 
 Seq = list[tuple[int, Footprint]]
 
@@ -94,139 +95,10 @@ class PrefixNode:
     saved: list[WakeupNode] | None = None
 
 
-class HappensBefore:
-    """Vector clocks and race detection for one execution, fed step by step."""
-
-    __slots__ = ("blocked_races", "clocks", "hist", "lastw", "races", "seq", "thread_clock",
-                 "thread_seq")
-
-    def __init__(self) -> None:
-        self.clocks: list[list[int]] = []
-        self.seq: list[int] = []
-        self.thread_clock: dict[int, list[int]] = {}
-        self.thread_seq: dict[int, int] = {}
-        # per object, its accesses in order: (event index, writes?, snapshot before, thread)
-        self.hist: dict[int, list[tuple[int, bool, object, int]]] = {}
-        self.lastw: dict[int, int] = {}  # per object, position in hist of its last write
-        self.races: list[tuple[int, int]] = []
-        self.blocked_races: list[tuple[int, int, Footprint]] = []
-
-    def on_step(self, ex: Execution, ev: Event) -> None:
-        p = ev.tid
-        n = len(ex.threads)
-        tc = self.thread_clock.get(p)
-        base = [0] * n if tc is None else tc.copy()
-        if len(base) < n:
-            base.extend([0] * (n - len(base)))
-        k = self.thread_seq.get(p, 0) + 1
-        base[p] = k
-        acc = base  # happens-before through program order, joins and races
-        full: list[int] | None = None  # acc plus enabling (sync) edges; None while equal
-        if ev.joined >= 0:
-            _join(acc, self.thread_clock.get(ev.joined, []))
-        candidates: list[tuple[int, bool, int]] = []
-        op = ev.op
-        blocking = op.blocking
-        index = ev.index
-        snaps = ev.snaps
-        hist = self.hist
-        lastw = self.lastw
-        for pos, (oid, w) in enumerate(ev.fp):
-            h = hist.get(oid)
-            if h is None:
-                h = hist[oid] = []
-            if not (w or blocking):
-                # a plain read races only with the last write
-                j = lastw.get(oid, -1)
-                if j >= 0:
-                    idx, _, _, et = h[j]
-                    if et != p:
-                        candidates.append((idx, False, et))
-            else:
-                for j in range(len(h) - 1, -1, -1):
-                    idx, ew, snap, et = h[j]
-                    if not (w or ew):
-                        continue
-                    if et == p:
-                        if ew:
-                            break
-                        continue
-                    sync = blocking and not op.enabled_on(oid, snap, ex, p)
-                    candidates.append((idx, sync, et))
-                    if ew and not sync:
-                        break
-            if w:
-                lastw[oid] = len(h)
-            h.append((index, w, snaps[pos] if pos < len(snaps) else None, p))
-        if len(candidates) > 1:
-            candidates.sort(reverse=True)
-        clocks = self.clocks
-        seqs = self.seq
-        for idx, sync, et in candidates:
-            c = clocks[idx]
-            if sync:
-                if full is None:
-                    full = acc.copy()
-                _join(full, c)
-                continue
-            if acc[et] >= seqs[idx]:
-                continue
-            self.races.append((idx, index))
-            _join(acc, c)
-        if full is None:
-            full = acc
-        else:
-            _join(full, acc)
-        clocks.append(full)
-        seqs.append(k)
-        self.thread_clock[p] = full
-        self.thread_seq[p] = k
-        if ev.spawned >= 0:
-            self.thread_clock[ev.spawned] = full.copy()
-            self.thread_seq[ev.spawned] = 0
-
-    def on_pending(self, ex: Execution, p: int) -> None:
-        """At the end of an execution, race thread ``p``'s pending, disabled op (a lock that
-        never got its grant, e.g. in a deadlock) against the earlier steps it conflicts with,
-        as if it ran next: a reversed race lets it run before the step that disabled it."""
-        op = ex.threads[p].pending
-        assert op is not None
-        fp = op.footprint(ex, p)
-        acc = self.thread_clock.get(p, [])
-        for oid, w in fp:
-            h = self.hist.get(oid, [])
-            for j in range(len(h) - 1, -1, -1):
-                idx, ew, snap, t = h[j]
-                if not (w or ew):
-                    continue
-                if t == p:
-                    if ew:
-                        break
-                    continue
-                if not op.enabled_on(oid, snap, ex, p):
-                    continue
-                if not (t < len(acc) and acc[t] >= self.seq[idx]):
-                    self.blocked_races.append((idx, p, fp))
-                if ew:
-                    break
-
-    def happens_after(self, later: int, earlier: int, ex: Execution) -> bool:
-        c = self.clocks[later]
-        t = ex.events[earlier].tid
-        return t < len(c) and c[t] >= self.seq[earlier]
-
-
 def copy_tree(nodes: list[WakeupNode]) -> list[WakeupNode]:
     """A deep copy of a wakeup (sub)tree."""
     return [WakeupNode(n.tid, n.fp, copy_tree(n.children) if n.children else LEAF, n.tail)
             for n in nodes]
-
-
-def _join(into: list[int], other: list[int]) -> None:
-    m = len(other)
-    if m > len(into):
-        into.extend([0] * (m - len(into)))
-    into[:m] = map(max, into, other)
 
 
 def weak_initial(p: int, p_fp: Footprint, w: Seq) -> bool:
@@ -249,6 +121,15 @@ def weak_initial(p: int, p_fp: Footprint, w: Seq) -> bool:
     return True
 
 
+def _initial(fp: Footprint, touched: dict[int, bool]) -> bool:
+    """No earlier step (``touched``: object -> written by one of them) conflicts with ``fp``."""
+    for o, w in fp:
+        ew = touched.get(o)
+        if ew is not None and (w or ew):
+            return False
+    return True
+
+
 def _without_first(w: Seq, p: int) -> Seq:
     for i, (t, _) in enumerate(w):
         if t == p:
@@ -256,23 +137,60 @@ def _without_first(w: Seq, p: int) -> Seq:
     return w
 
 
+def _first_touches(w: Seq) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """For ``w``: each thread's first step, each object's first access and first write."""
+    ft: dict[int, int] = {}
+    fa: dict[int, int] = {}
+    fw: dict[int, int] = {}
+    for i, (t, fp) in enumerate(w):
+        if t not in ft:
+            ft[t] = i
+        for o, wr in fp:
+            if o not in fa:
+                fa[o] = i
+            if wr and o not in fw:
+                fw[o] = i
+    return ft, fa, fw
+
+
 def insert(node: PrefixNode, v: Seq) -> bool:
-    """Insert ``v`` into the wakeup tree of a prefix; False when it was already covered."""
+    """Insert ``v`` into the wakeup tree of a prefix; False when it was already covered.
+
+    At a node with many children, where each child would be tested with
+    :func:`weak_initial` against the same sequence, the sequence's first touches are
+    computed once and each test looks only at the child's own footprint."""
     children = node.wut
     w = v
     while True:
-        for child in children:
-            if weak_initial(child.tid, child.fp, w):
-                if not (child.children or child.tail):
-                    return False
-                w = _without_first(w, child.tid)
-                children = expand(child)
-                break
+        if len(children) > 3:
+            ft, fa, fw = _first_touches(w)
+            n = len(w)
+            for child in children:
+                end = ft.get(child.tid, n)
+                cfp = child.fp if end == n else w[end][1]
+                for o, wr in cfp:
+                    i = fa.get(o) if wr else fw.get(o)
+                    if i is not None and i < end:
+                        break
+                else:
+                    break  # child is a weak initial of w
+            else:
+                child = None
         else:
+            for child in children:
+                if weak_initial(child.tid, child.fp, w):
+                    break
+            else:
+                child = None
+        if child is None:
             if not w:
                 return False
             children.append(chain(w))
             return True
+        if not (child.children or child.tail):
+            return False
+        w = _without_first(w, child.tid)
+        children = expand(child)
 
 
 def _states_before(hb: HappensBefore, ex: Execution, fp: Footprint, e: int, e2: int,
@@ -311,30 +229,62 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
     seqs = hb.seq
     races = [(e, e2, events[e2].tid, events[e2].fp) for e, e2 in hb.races]
     races.extend((e, n, p, fp) for e, p, fp in hb.blocked_races)
+    if not races:
+        return 0
+    steps: list[tuple[int, Footprint]] = []  # each event's (thread, footprint), interned
+    for ev in events:
+        pair = (ev.tid, ev.fp)
+        steps.append(pairs.setdefault(pair, pair))
     for e, e2, p, fp in races:
         if e >= len(stack):
             continue
         node = stack[e]
         v: Seq = []
-        notdep: set[int] = set()
+        xs: list[int] = []  # the events of v, in order
         et = events[e].tid  # x happens after e when x's clock has seen e (happens_after)
         eseq = seqs[e]
+        # a sleeping thread that is a weak initial of v makes the race redundant: decided at
+        # its first step in v (against the objects touched and written before it), so v is
+        # built only as far as it must be
+        waiting = dict(node.sleep) if node.sleep else None
+        touched: dict[int, bool] = {}  # object -> written, over v so far (while waiting)
+        redundant = False
         for x in range(e + 1, n):
             if x == e2:
                 continue
             c = clocks[x]
             if et < len(c) and c[et] >= eseq:
                 continue
-            notdep.add(x)
-            pair = (events[x].tid, events[x].fp)
-            v.append(pairs.setdefault(pair, pair))
+            step = steps[x]
+            if waiting:
+                t, xfp = step
+                if t in waiting:
+                    del waiting[t]
+                    if _initial(xfp, touched):
+                        redundant = True
+                        break
+                for o, w in xfp:
+                    if w or o not in touched:
+                        touched[o] = w
+            xs.append(x)
+            v.append(step)
+        if redundant:
+            continue
         op = events[e2].op if e2 < n else ex.threads[p].pending
         if op is not None and op.footprint_varies:
-            fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, notdep), fp)
+            fp = op.footprint_on(_states_before(hb, ex, fp, e, e2, set(xs)), fp)
         last = (p, fp)
         v.append(pairs.setdefault(last, last))
-        if any(weak_initial(q, fq, v) for q, fq in node.sleep.items()):
-            continue
+        if waiting:
+            if p in waiting:
+                if _initial(fp, touched):
+                    continue
+                del waiting[p]
+            for o, w in fp:
+                if w or o not in touched:
+                    touched[o] = w
+            if any(_initial(fq, touched) for fq in waiting.values()):
+                continue
         if e <= root:
             if escaped is not None:
                 escaped.append((e, v))

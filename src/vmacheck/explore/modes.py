@@ -14,7 +14,6 @@ from typing import Any
 from vmacheck.explore.core import Event, Execution, Footprint
 from vmacheck.explore.dpor import (
     LEAF,
-    HappensBefore,
     PrefixNode,
     Seq,
     WakeupNode,
@@ -23,9 +22,15 @@ from vmacheck.explore.dpor import (
     copy_tree,
     expand,
 )
-from vmacheck.explore.runner import Model, NondeterministicModel, run_one
+from vmacheck.explore.happens_before import HappensBefore
+from vmacheck.explore.runner import Model, NondeterministicModel, by_step, follow, run_one
 
 Run = tuple[Execution, list[int], bool]
+
+REPLAY_QUIET = True
+"""Replay each execution's prefix quietly: the last execution's happens-before state cut to
+the prefix, no race analysis within it, no per-step checks until its end (tests turn it off
+to compare)."""
 
 
 @dataclass(slots=True)
@@ -62,14 +67,24 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
     # thousands of them share it (memory, and smaller pickles of work units)
     interned: dict[Footprint, Footprint] = {}
     pairs: dict[tuple[int, Footprint], tuple[int, Footprint]] = {}
+    # the last execution and its happens-before state: the next one replays a prefix of it,
+    # whose clocks and checks need not be computed again
+    prev: tuple[Execution, HappensBefore] | None = None
     while not st.done:
-        hb = HappensBefore()
         blocked = False
         replay_len = st.replay_len
+        quiet = 0
+        if REPLAY_QUIET and prev is not None and 0 < replay_len <= len(prev[0].events) and all(
+                n > replay_len for n in prev[0].check_failed_at):
+            hb = prev[1].truncated(replay_len, prev[0].events)
+            quiet = replay_len
+        else:
+            hb = HappensBefore()
 
         def choose(ex: Execution, en: list[int], depth: int) -> int | None:
             nonlocal blocked
             if depth == 0:
+                ex.quiet_until = quiet
                 now = (tuple(t.name for t in ex.threads), len(ex.objects))
                 if st.shape is None:
                     st.shape = now
@@ -121,8 +136,9 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
 
         def listener(ex: Execution, ev: Event) -> None:
             ev.fp = interned.setdefault(ev.fp, ev.fp)
-            hb.on_step(ex, ev)
             d = ev.index
+            if d >= quiet:
+                hb.on_step(ex, ev)
             node = stack[d]
             chosen = node.chosen
             assert chosen is not None
@@ -141,8 +157,10 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                 stack.append(PrefixNode(sleep, chosen.children or []))
                 chosen.children = LEAF
 
+        # invariant sites are not noted on the way (a walk of the coroutine chain per step);
+        # an execution whose invariant fired is run again below to locate it exactly
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
-                               lockdep=lockdep, values=values)
+                               lockdep=lockdep, values=values, sites=False)
         if not blocked:
             # a thread left waiting at the end races with the step that disabled it (an
             # execution cut by the step limit is taken as it is: its runnable threads' next
@@ -152,7 +170,32 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                     hb.on_pending(ex, t.tid)
         analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped, pairs=pairs)
         backtrack(st)
+        prev = (ex, hb)
+        if any(f.kind == "invariant" for f in ex.findings):
+            ex = _located(model, ex, sched, max_steps, blocked)
         yield ex, sched, blocked
+
+
+def _located(model: Model, ex: Execution, sched: list[int], max_steps: int,
+             blocked: bool) -> Execution:
+    """``ex`` run again along its schedule and choices with invariant sites noted, so that a
+    broken invariant is located where the step that broke it was awaited.  Up to the first
+    step after which a check failed, the run is quiet (no checks, no sites: they passed the
+    first time); there every check runs, then the run goes on as usual.  (Lock-order edges
+    were recorded by the first run; this one has no lockdep.)"""
+    first = min(ex.check_failed_at, default=0)
+    follow_sched = follow(sched, stop=blocked)
+
+    def choose(again: Execution, en: list[int], depth: int) -> int | None:
+        if depth == 0:
+            again.quiet_until = first
+        return follow_sched(again, en, depth)
+
+    again, _, _ = run_one(model, choose, max_steps=max_steps,
+                          values=by_step(dict(ex.choices)))
+    again.truncated = ex.truncated
+    again.abandoned = ex.abandoned
+    return again
 
 
 def backtrack(st: DporState) -> None:

@@ -62,7 +62,9 @@ class Shared:
         ex = _CURRENT
         if ex is None:
             current()  # raises: no running execution
-        self.oid = ex.register(self)  # type: ignore[union-attr]
+        objects = ex.objects  # type: ignore[union-attr]  # Execution.register, inlined
+        self.oid = len(objects)
+        objects.append(self)
 
     def fp(self, write: bool) -> Footprint:
         """Footprint of one access to this object (plus a read of its allocation)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vmacheck.explore import ops as _ops
 from vmacheck.explore.core import Execution
 from vmacheck.explore.memory import LOAD_MODES, RMW_MODES, STORE_MODES
 from vmacheck.explore.ops import Footprint, Op, Shared, current
@@ -36,7 +37,17 @@ class Var(Shared):
 
     def __init__(self, name: str, value: Any = None, alloc: Any = None, *,
                  ghost: bool = False) -> None:
-        super().__init__(name, alloc, ghost=ghost)
+        # Shared.__init__, inlined: models build hundreds of variables per execution
+        self.name = name
+        self.alloc = alloc
+        self.version = 0
+        self.ghost = ghost or name.endswith("(ghost)")
+        ex = _ops._CURRENT
+        if ex is None:
+            current()  # raises: no running execution
+        objects = ex.objects  # type: ignore[union-attr]
+        self.oid = len(objects)
+        objects.append(self)
         self._value = value
 
     def snapshot(self) -> object:

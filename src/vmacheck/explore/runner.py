@@ -39,18 +39,14 @@ def run_one(
     gave_up = False
     threads = ex.threads
     while True:
-        en: list[int] = []
-        live = 0
-        for t in threads:  # ex.enabled() and ex.live() in one pass
-            if t.done or t.dead:
-                continue
-            live += 1
-            op = t.pending
-            if op is not None and (not op.blocking or op.enabled(ex, t.tid)):
-                en.append(t.tid)
+        # ex.enabled() and ex.live() in one pass: a live thread always has a pending op
+        # (a thread that exits or dies has none)
+        waiting = [t for t in threads if t.pending is not None]
+        en = [t.tid for t in waiting
+              if not t.pending.blocking or t.pending.enabled(ex, t.tid)]  # type: ignore[union-attr]
         if not en:
             break
-        if len(en) < live:
+        if len(en) < len(waiting):
             ex.check_deadlock()
         if len(sched) >= max_steps:
             ex.report("step-limit",

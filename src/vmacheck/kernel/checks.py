@@ -233,16 +233,38 @@ def leaked_vmas(state: KernelState) -> list[str]:
     return out
 
 
+def held_vma_objects() -> list[Any]:
+    """Model check: what the read-lock invariants read of the VMAs threads hold read-locked:
+    each one's lock view, ``vm_refcnt``, memory (freed or not) and its mm's ``mm_lock_seq``.
+    Given the held locks (and the bookkeeping taken with them), nothing else changes their
+    answers, so they are re-run only when one of these is written (``invariant(watch=)``)."""
+    out: list[Any] = []
+    for _, v in _read_holds(current()):
+        out.extend(v.lock_view())
+        out.append(v.slot.vm_refcnt)
+        out.append(v.alloc)
+        if v.vm_mm is not None:
+            out.append(v.vm_mm.mm_lock_seq)
+    return out
+
+
 def register_builtin_checks(state: KernelState) -> None:
     """Model check: register the mm invariants for the execution being built."""
-    invariant("vma reader/writer exclusion (__vma_start_write)", check_reader_writer_exclusion)
-    invariant("vma fields stable under a read lock (vma_start_write)", check_stable_under_read_lock)
+    watch = held_vma_objects
+    invariant("vma reader/writer exclusion (__vma_start_write)", check_reader_writer_exclusion,
+              watch=watch)
+    invariant("vma fields stable under a read lock (vma_start_write)",
+              check_stable_under_read_lock, watch=watch)
     invariant("vma read lock is on a vma of the reader's mm (9bbffee67ffd)",
-              check_read_lock_own_mm)
-    invariant("read-locked vma is fully set up (33313a747e81)", check_read_locked_vma_set_up)
-    invariant("vm_refcnt counts readers (vma_start_read)", check_refcount_covers_readers)
+              check_read_lock_own_mm, watch=watch)
+    invariant("read-locked vma is fully set up (33313a747e81)", check_read_locked_vma_set_up,
+              watch=watch)
+    invariant("vm_refcnt counts readers (vma_start_read)", check_refcount_covers_readers,
+              watch=watch)
     invariant("mm_lock_seq odd iff write-locked (mm_lock_seqcount_begin)",
-              lambda: check_seq_parity(state))
-    invariant("dup_mmap copies no read-locked vma (fb49c455323f)", check_fork_excludes_faults)
+              lambda: check_seq_parity(state),
+              watch=lambda: [x for mm in state.mms for x in (mm.mm_lock_seq, mm.mmap_lock)])
+    invariant("dup_mmap copies no read-locked vma (fb49c455323f)", check_fork_excludes_faults,
+              watch=watch)
     invariant("no vma leaked (vm_area_alloc without vm_area_free)",
               lambda: not leaked_vmas(state), at_end=True)

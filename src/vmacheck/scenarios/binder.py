@@ -24,10 +24,10 @@ from vmacheck.kernel.drivers.android.binder import (
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderFreelist,
-    binder_alloc_deferred_release,
     binder_alloc_free_buf,
     binder_alloc_new_buf,
 )
+from vmacheck.kernel.drivers.android.binder_alloc_release import binder_alloc_deferred_release
 from vmacheck.kernel.drivers.android.binder_buffers import PAGE_SIZE, BinderBuffer
 from vmacheck.kernel.drivers.android.binder_props import (
     page_state_outcome,

@@ -18,6 +18,8 @@ from vmacheck.kernel.drivers.android.binder import (
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderFreelist,
     binder_alloc_new_buf,
+)
+from vmacheck.kernel.drivers.android.binder_alloc_release import (
     binder_alloc_print_allocated,
     binder_alloc_print_pages,
 )

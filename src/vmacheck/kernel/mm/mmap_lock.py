@@ -16,7 +16,12 @@ from vmacheck.kernel.checks import (
     vma_readers,
     vma_write_key,
 )
-from vmacheck.kernel.include.linux.atomic import WaitEvent, atomic_cond_update, load_all
+from vmacheck.kernel.include.linux.atomic import (
+    WaitEvent,
+    atomic_cond_update,
+    load_all,
+    refcount_sub_and_test,
+)
 from vmacheck.kernel.include.linux.mm import mas_walk, vma_lookup
 from vmacheck.kernel.include.linux.mm_types import (
     EAGAIN,
@@ -79,7 +84,7 @@ async def __vma_start_exclude_readers(vma: VmAreaStruct, detaching: bool,
     target = VM_REFCNT_EXCLUDE_READERS_FLAG | (0 if detaching else 1)
     old = await atomic_cond_update(
         vma.vm_refcnt, lambda v: v + VM_REFCNT_EXCLUDE_READERS_FLAG if v != 0 else v,
-        "refcount_add_not_zero(VM_REFCNT_EXCLUDE_READERS_FLAG)")
+        "refcount_add_not_zero(VM_REFCNT_EXCLUDE_READERS_FLAG)", mode="relaxed")
     if old == 0:
         return True, False, 0
     hold(vma_write_key(vma), f"{vma.name} (vma write lock)", VMA_LOCK_CLASS)
@@ -96,7 +101,7 @@ async def __vma_start_exclude_readers(vma: VmAreaStruct, detaching: bool,
 async def __vma_end_exclude_readers(vma: VmAreaStruct) -> bool:
     """``__vma_end_exclude_readers`` (mm/mmap_lock.c, 7.0 name of ``__vma_exit_locked``):
     remove the flag (``__vma_lockdep_release_exclusive``); true if that detached the VMA."""
-    old = await vma.vm_refcnt.fetch_add(-VM_REFCNT_EXCLUDE_READERS_FLAG)
+    old = await refcount_sub_and_test(vma.vm_refcnt, VM_REFCNT_EXCLUDE_READERS_FLAG)
     unhold(vma_write_key(vma))
     return bool(old - VM_REFCNT_EXCLUDE_READERS_FLAG == 0)
 
@@ -169,7 +174,7 @@ async def vma_mark_detached(vma: VmAreaStruct) -> None:
         return
     vma_assert_write_locked(vma)
     vma_assert_attached(vma)
-    old = await vma.vm_refcnt.fetch_add(-1)
+    old = await refcount_sub_and_test(vma.vm_refcnt, 1, "refcount_dec_and_test")
     if old - 1 != 0:
         await __vma_exclude_readers_for_detach(vma)
 
@@ -189,7 +194,7 @@ async def vma_start_read(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | int 
     # 2. bounded increment
     old = await atomic_cond_update(vma.vm_refcnt,
                                    lambda v: v + 1 if 0 < v < VM_REFCNT_LIMIT else v,
-                                   "__refcount_inc_not_zero_limited_acquire")
+                                   "__refcount_inc_not_zero_limited_acquire", mode="acquire")
     if not 0 < old < VM_REFCNT_LIMIT:
         await rcu_read_unlock()
         if old == 0:

@@ -14,10 +14,10 @@ from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderFreelist,
-    binder_alloc_deferred_release,
     binder_alloc_mmap_handler,
     binder_alloc_vma_close,
 )
+from vmacheck.kernel.drivers.android.binder_alloc_release import binder_alloc_deferred_release
 from vmacheck.kernel.include.linux.mm_types import (
     VM_DONTCOPY,
     VM_MAYREAD,

@@ -29,6 +29,7 @@ These are model checks, not kernel code: they read state directly (``peek``/``_v
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from vmacheck.explore import invariant, outcome
@@ -36,8 +37,8 @@ from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
     BinderShrinkerMdata,
-    page_counts,
 )
+from vmacheck.kernel.drivers.android.binder_alloc_release import page_counts
 from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, kernel_state
 from vmacheck.kernel.include.linux.mmap_lock import per_vma_lock
 
@@ -158,6 +159,27 @@ def _page_mapping_objects(alloc: BinderAlloc) -> list[Any]:
     return objs
 
 
+def _installed_page_objects(alloc: BinderAlloc) -> list[Any]:
+    """What :func:`check_pages_match_mdata` and :func:`check_lru_iff_installed_and_free`
+    read besides ``alloc->mutex`` and the LRU lock (held resources): ``pages[]``, the
+    freelist, the buffer layout and bounds, the hand-back ghost, and each installed page's
+    memory, ``private`` and mdata.  Asked again whenever one of them is written, so a page
+    newly installed is watched from then on (``invariant(watch=)``)."""
+    objs: list[Any] = [alloc.freelist.lru.items, alloc.vm_start, alloc.buffer_size,
+                       alloc.buffers, alloc.relinquished_ghost, *alloc.pages]
+    for var in alloc.pages:
+        page = var._value
+        if page is None:
+            continue
+        objs.append(page.alloc)
+        objs.append(page.private)
+        mdata = page.private._value
+        if isinstance(mdata, BinderShrinkerMdata):
+            objs.append(mdata.memory)
+            objs.append(mdata.page_index)
+    return objs
+
+
 def register_binder_checks(alloc: BinderAlloc) -> None:
     """Model check: register the binder invariants for ``alloc`` (call while building the model)."""
     invariant("binder-no-page-given-up-while-mapped",
@@ -165,9 +187,10 @@ def register_binder_checks(alloc: BinderAlloc) -> None:
               reads=_page_mapping_objects(alloc))
     invariant("binder-given-up-page-still-mapped-at-end",
               lambda: check_no_page_given_up_while_mapped(alloc), at_end=True)
-    invariant("binder-pages-match-mdata", lambda: check_pages_match_mdata(alloc))
+    watch = functools.partial(_installed_page_objects, alloc)
+    invariant("binder-pages-match-mdata", lambda: check_pages_match_mdata(alloc), watch=watch)
     invariant("binder-lru-iff-installed-and-free",
-              lambda: check_lru_iff_installed_and_free(alloc))
+              lambda: check_lru_iff_installed_and_free(alloc), watch=watch)
     invariant("binder-page-references-balanced",
               lambda: check_page_references_balanced(alloc), at_end=True)
 

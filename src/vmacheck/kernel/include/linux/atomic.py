@@ -14,6 +14,7 @@ from typing import Any
 
 from vmacheck.explore import Op, Var
 from vmacheck.explore.core import Execution, Footprint
+from vmacheck.explore.weak_ops import weak_execute
 
 
 def _fp(var: Var, write: bool) -> Footprint:
@@ -21,20 +22,41 @@ def _fp(var: Var, write: bool) -> Footprint:
 
 
 class _CondUpdate(Op):
-    """Read-modify-write that is a plain read when it changes nothing (a failed cmpxchg)."""
+    """Read-modify-write that is a plain read when it changes nothing (a failed cmpxchg).
 
-    __slots__ = ("fn", "var", "what")
+    With a ``mode`` (``relaxed``, ``acquire``, ``release``, ``mb``) it carries that ordering
+    under the weak memory model (it may then read an older value, and always counts as a
+    write for the explorer); without one it is a sequentially consistent step."""
 
-    def __init__(self, var: Var, fn: Callable[[Any], Any], what: str) -> None:
+    __slots__ = ("deps", "fn", "kind", "mode", "var", "what")
+
+    def __init__(self, var: Var, fn: Callable[[Any], Any], what: str,
+                 mode: str | None = None) -> None:
         self.var = var
         self.fn = fn
         self.what = what
+        self.mode = mode
+        self.kind = "cond_update"
+        self.deps: tuple[int, ...] = ()
+
+    @property
+    def weak_aware(self) -> bool:  # type: ignore[override]
+        return self.mode is not None
 
     def footprint(self, ex: Execution, tid: int) -> Footprint:
+        if ex.memory is not None and self.mode is not None:
+            return _fp(self.var, True)
         old = self.var._value
         return _fp(self.var, self.fn(old) != old)
 
+    def new_value(self, old: Any) -> tuple[bool, Any, Any]:
+        """For the weak model: (writes?, new value, result) when it reads ``old``."""
+        new = self.fn(old)
+        return new != old, new, old
+
     def execute(self, ex: Execution, tid: int) -> Any:
+        if ex.memory is not None and self.mode is not None:
+            return weak_execute(self, ex.memory, ex, tid)
         old = self.var._value
         self.var._value = self.fn(old)
         return old
@@ -46,14 +68,65 @@ class _CondUpdate(Op):
         return self.var
 
 
-def atomic_cond_update(var: Var, fn: Callable[[Any], Any], what: str = "update") -> Op:
+def atomic_cond_update(var: Var, fn: Callable[[Any], Any], what: str = "update",
+                       mode: str | None = None) -> Op:
     """Model helper: atomically replace the value ``v`` by ``fn(v)``; returns the old value.
 
     Used for the kernel's conditional atomics (``atomic_inc_not_zero``,
     ``__refcount_inc_not_zero_limited_acquire``, ``refcount_add_not_zero``): when ``fn``
-    leaves the value unchanged the step only reads, as a failed cmpxchg does.
+    leaves the value unchanged the step only reads, as a failed cmpxchg does.  ``mode`` is the
+    kernel operation's ordering under the weak memory model (None: sequentially consistent).
     """
-    return _CondUpdate(var, fn, what)
+    return _CondUpdate(var, fn, what, mode)
+
+
+class _SubAndTest(Op):
+    """``refcount_sub_and_test``: a release read-modify-write that subtracts ``delta``, then,
+    when that left zero, ``smp_acquire__after_ctrl_dep`` (an acquire fence); one step.  Under
+    sequential consistency a plain ``fetch_add``."""
+
+    __slots__ = ("a", "deps", "kind", "mode", "var", "what")
+    weak_aware = True
+
+    def __init__(self, var: Var, delta: int, what: str) -> None:
+        self.var = var
+        self.a = -delta
+        self.what = what
+        self.kind = "fetch_add"
+        self.mode = "release"
+        self.deps: tuple[int, ...] = ()
+
+    def footprint(self, ex: Execution, tid: int) -> Footprint:
+        return _fp(self.var, True)
+
+    def new_value(self, old: Any) -> tuple[bool, Any, Any]:
+        """For the weak model: (writes?, new value, result) when it reads ``old``."""
+        return True, old + self.a, old
+
+    def execute(self, ex: Execution, tid: int) -> Any:
+        mem = ex.memory
+        if mem is None:
+            old = self.var._value
+            self.var._value = old + self.a
+            return old
+        old = weak_execute(self, mem, ex, tid)
+        if old + self.a == 0:
+            mem.fence(tid, "rmb")
+        return old
+
+    def describe(self) -> str:
+        return f"{self.what} {self.var.name}"
+
+    def target(self) -> Var:
+        return self.var
+
+
+def refcount_sub_and_test(var: Var, delta: int, what: str = "refcount_sub_and_test") -> Op:
+    """Model helper: ``refcount_sub_and_test`` / ``refcount_dec_and_test``
+    (include/linux/refcount.h, ``__refcount_sub_and_test``): subtract ``delta`` with release
+    ordering and, if that reached zero, order the caller's later accesses after it (acquire);
+    returns the old value."""
+    return _SubAndTest(var, delta, what)
 
 
 class _Multi(Op):

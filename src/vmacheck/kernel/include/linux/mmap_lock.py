@@ -259,7 +259,7 @@ async def vma_mark_attached(vma: VmAreaStruct) -> None:
         return
     vma_assert_write_locked(vma)
     vma_assert_detached(vma)
-    await vma.vm_refcnt.store(1)
+    await vma.vm_refcnt.store(1, mode="release")  # refcount_set_release
 
 
 def vma_assert_write_locked(vma: VmAreaStruct) -> None:

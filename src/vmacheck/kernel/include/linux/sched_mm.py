@@ -34,5 +34,5 @@ async def mmget_not_zero(mm: MmStruct) -> bool:
     """``mmget_not_zero`` (include/linux/sched/mm.h): take an ``mm_users`` reference unless
     the address space is already being torn down.  Never blocks."""
     old = await atomic_cond_update(mm.mm_users, lambda v: v + 1 if v != 0 else v,
-                                   "atomic_inc_not_zero")
+                                   "atomic_inc_not_zero", mode="mb")
     return bool(old != 0)

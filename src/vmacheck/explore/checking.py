@@ -1,0 +1,190 @@
+"""Per-step and end checks of an execution: registering invariants, deciding after each step
+which ones may have changed their answer, and reporting the ones that fail.
+
+:class:`Checking` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
+execution's state it reads is declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from vmacheck.explore.findings import Location
+from vmacheck.explore.ops import Shared
+from vmacheck.explore.state import Event, ThreadState
+
+
+class Checking:
+    """The checks of an execution (see :meth:`add_invariant`)."""
+
+    check_every_step: bool
+    invariants: list[tuple[str, Callable[[], object], bool]]
+    _step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None, _Watch | None]]
+    _watches: dict[Callable[[], Iterable[Shared]], _Watch]
+    _explain: dict[str, Callable[[], object]]
+    _observer: Shared | None
+    _visible: set[int]
+    _failed_invariants: set[str]
+    bookkeeping: int
+    _checked_bookkeeping: int
+    objects: list[Shared]
+    events: list[Event]
+    threads: list[ThreadState]
+    check_failed_at: list[int]
+
+    def stack_of(self, tid: int) -> tuple[Location, ...]:
+        raise NotImplementedError
+
+    def report(self, kind: str, message: str, tid: int | None,
+               location: Location | None = None, extra: dict[str, Any] | None = None,
+               stack: tuple[Location, ...] | None = None) -> None:
+        raise NotImplementedError
+
+    def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
+                      reads: Iterable[Shared] | None = None,
+                      explain: Callable[[], object] | None = None,
+                      watch: Callable[[], Iterable[Shared]] | None = None) -> None:
+        """Register a check.
+
+        A check run after every step sees intermediate states, and those differ between the
+        interleavings of one Mazurkiewicz trace, of which the explorer runs only one.  With
+        ``reads`` (the objects the check looks at) every write to those objects is made
+        visible: such writes all conflict with one observer object, so the explorer orders
+        them in every way and the check sees every state of those objects it could.  Without
+        ``reads`` the check sees the states of the explored interleavings only (a violation
+        that needs two independent writes in the other order can be missed).  Checks at the
+        end see the final state, which is the same for every interleaving of a trace.
+
+        A check is re-run only when what it reads may have changed: with ``reads``, after a
+        step that writes one of those objects; without, after a step that writes any shared
+        object or changes a thread's held resources, atomic context or liveness (state
+        changed by plain Python in model code is seen at the next such step).  With ``watch``
+        (and no ``reads``), a function that names the objects the check's answer depends on
+        given the threads' held resources, the check is re-run only after a step that changes
+        held resources, atomic contexts or liveness, or creates objects, or writes one of the
+        objects it named (``watch`` is asked again then); unlike ``reads`` it makes no write
+        more visible.
+        """
+        self.invariants.append((name, check, at_end))
+        if explain is not None:
+            self._explain[name] = explain
+        elif reads is not None:
+            objs = list(reads)
+            reads = objs
+            if len(objs) <= 6:  # a few named values say what broke; dozens say nothing
+                self._explain[name] = lambda: ", ".join(
+                    f"{o.name}={getattr(o, '_value', '?')!r}" for o in objs
+                    if hasattr(o, "_value"))
+        if at_end:
+            return
+        if reads is None:
+            w = None
+            if watch is not None:  # checks watching with one function share its answers
+                w = self._watches.get(watch)
+                if w is None:
+                    w = self._watches[watch] = _Watch(watch)
+            self._step_checks.append((name, check, None, w))
+            return
+        if self._observer is None:
+            self._observer = Shared("invariant observer")
+        oids: set[int] = set()
+        for obj in reads:
+            oids.add(obj.oid)
+            if obj.alloc is not None:
+                oids.add(obj.alloc.oid)
+        self._visible |= oids
+        self._step_checks.append((name, check, frozenset(oids), None))
+
+    def _check_step(self, tid: int, site: tuple[tuple[Any, int], ...] | None,
+                    wrote: list[int], force: bool = False) -> None:
+        """Run the per-step checks that what this step changed may affect (all: ``force``)."""
+        every = self.check_every_step or force
+        any_change = wrote or self.bookkeeping != self._checked_bookkeeping or every
+        self._checked_bookkeeping = self.bookkeeping
+        failed = self._failed_invariants
+        # a watching check asks again what it watches when held resources changed or new
+        # objects appeared (a new VMA, a new mm)
+        if self._watches:
+            epoch = (self.bookkeeping, len(self.objects))
+            for w in self._watches.values():
+                w.hit = w.epoch != epoch or every or not w.oids.isdisjoint(wrote)
+                if w.hit:  # what it watches may have changed too (a page now installed)
+                    w.epoch = epoch
+                    w.oids = frozenset(obj.oid for obj in w.fn())
+        for name, check, reads, watch in self._step_checks:
+            if reads is not None:
+                if not (every or not reads.isdisjoint(wrote)):
+                    continue
+            elif watch is not None:
+                if not watch.hit:
+                    continue
+            elif not any_change:
+                continue
+            if failed and name in failed:
+                continue
+            error: Exception | None = None
+            try:
+                if check():
+                    continue
+            except Exception as err:
+                error = err
+            self._fail(name, error, tid, site)
+
+    def _run_check(self, name: str, check: Callable[[], object], tid: int | None,
+                   site: tuple[tuple[Any, int], ...] | None) -> None:
+        try:
+            if check():
+                return
+            error: Exception | None = None
+        except Exception as err:
+            error = err
+        self._fail(name, error, tid, site)
+
+    def _fail(self, name: str, error: Exception | None, tid: int | None,
+              site: tuple[tuple[Any, int], ...] | None) -> None:
+        """Report a check that failed (returned false, or raised ``error``)."""
+        key = name
+        self.check_failed_at.append(len(self.events))
+        if error is not None:
+            name = f"{name} ({type(error).__name__}: {error})"
+        self._failed_invariants.add(key)
+        loc: Location | None = None
+        stack: tuple[Location, ...] = ()
+        if site:
+            stack = tuple(Location(code.co_name, code.co_filename, line) for code, line in site)
+            loc = stack[-1]
+        elif tid is not None and self.threads[tid].live:
+            stack = self.stack_of(tid)
+            loc = stack[-1] if stack else None
+        extra: dict[str, Any] = {}
+        explain = self._explain.get(key)
+        if explain is not None:
+            try:
+                extra["values"] = str(explain())
+            except Exception as err:
+                extra["values"] = f"<{type(err).__name__}: {err}>"
+        self.report("invariant", f"invariant violated: {name}", tid, loc, extra, stack)
+
+    def _check_invariants(self, tid: int | None, *, at_end: bool) -> None:
+        """Run every check of one kind: per-step ones (at the start) or end ones."""
+        self._checked_bookkeeping = self.bookkeeping
+        for name, check, end_only in self.invariants:
+            if end_only != at_end or name in self._failed_invariants:
+                continue
+            self._run_check(name, check, tid, None)
+
+
+class _Watch:
+    """What a watching check (``invariant(watch=)``) depends on: the function naming the
+    objects, and its last answer with the bookkeeping count and number of objects it was
+    given at."""
+
+    __slots__ = ("epoch", "fn", "hit", "oids")
+
+    def __init__(self, fn: Callable[[], Iterable[Shared]]) -> None:
+        self.fn = fn
+        self.epoch = (-1, -1)
+        self.oids: frozenset[int] = frozenset()
+        self.hit = True
+        """Whether the checks watching with it run after this step."""
