@@ -8,11 +8,11 @@ asks for the current frontier (:meth:`ForkPool.fetch`) only when it splits the u
 a resident unit's next slice on the worker that holds it.  The tallies of a resident unit's
 slices are kept apart until its frontier is back or it is done
 (:meth:`vmacheck.explore.frontier.Frontier.finish`), so a worker that dies loses nothing that
-was counted: the unit runs again from the frontier the coordinator has.  When a worker waits
-for work, the busy ones are asked to end their slices early (:meth:`ForkPool.interrupt`), so
-that the coordinator can split a unit at once.  Pickles are made and read with the cyclic
-garbage collector paused (a frontier is hundreds of thousands of objects, each a reason for a
-collection otherwise).
+was counted: the unit runs again from the frontier the coordinator has.  A busy worker can be
+asked to end its slice early (:meth:`ForkPool.cancel`, :meth:`ForkPool.interrupt`): when its
+unit was rolled back, or (``parallel.EAGER``) when another worker waits.  Pickles are made
+and read with the cyclic garbage collector paused (a frontier is hundreds of thousands of
+objects, each a reason for a collection otherwise).
 """
 
 from __future__ import annotations
