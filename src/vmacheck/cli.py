@@ -1,13 +1,14 @@
 """The command line: a thin layer over the catalogue, the explorer and the reports.
 
 Exit codes: 0 clean, 1 findings, 2 bad usage, 3 internal error, 130 interrupted (what was
-found so far is still printed).
+found so far is still printed), 141 output pipe closed by its reader (as a shell's SIGPIPE).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from vmacheck.explore.memory import MEMORY_MODELS, using
 from vmacheck.explore.units import SplitError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -137,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vmacheck: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
+        return EXIT_BROKEN_PIPE
     except SystemExit as exit_:
         return int(exit_.code or 0) if isinstance(exit_.code, int | None) else EXIT_USAGE
     except Exception as err:  # an internal error: one line, traceback only with --debug

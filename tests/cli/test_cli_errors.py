@@ -116,3 +116,20 @@ def test_random_bad_arguments(data: st.DataObject) -> None:
 
 def test_missing_variant_file() -> None:
     assert_usage_error(["check", "test-lost-update", "--variant-file", "/nonexistent/x.py"])
+
+
+def test_a_reader_that_goes_away_is_no_error() -> None:
+    """``vmacheck list --json | head -1``: the closed pipe ends the command quietly (exit
+    141, as a shell reports SIGPIPE), with no "internal error" line.  (The listing, over
+    100 kB, cannot all fit in the pipe before the reader closes it.)"""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "vmacheck.cli", "list", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == ""

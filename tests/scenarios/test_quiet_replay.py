@@ -1,6 +1,7 @@
 """Quiet replays (the last execution's happens-before state, no race analysis and no per-step
-checks within a replayed prefix) find exactly what full replays find: executions, outcomes,
-findings with their occurrences and minimal schedules."""
+checks within a replayed prefix) and locating broken invariants by their ops' own sites find
+exactly what full replays that locate every broken invariant by running again find:
+executions, outcomes, findings with their occurrences and minimal schedules."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ CASES = [
     ("mm-ops-uffd-register-vs-fault", {"userfaultfd_set_ctx": "no-vma-start-write"},
      "userfaultfd_set_ctx_no_vma_start_write.py"),
     ("mm-munmap-waits-for-vma-reader", {}, None),
+    ("binder-reclaim-readopt", {"binder_alloc_free_page": "hansen-v2"}, None),
 ]
 
 
@@ -40,6 +42,7 @@ def test_quiet_replays_find_what_full_replays_find(
         load_variant_file(VARIANTS / path)
     quiet = run(scenario, variants)
     monkeypatch.setattr(modes, "REPLAY_QUIET", False)
+    monkeypatch.setattr(modes, "LOCATE_ONCE", False)
     full = run(scenario, variants)
     assert _summary(quiet) == _summary(full)
     assert quiet.findings or scenario == "mm-munmap-waits-for-vma-reader"

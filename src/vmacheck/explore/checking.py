@@ -32,6 +32,8 @@ class Checking:
     events: list[Event]
     threads: list[ThreadState]
     check_failed_at: list[int]
+    sites: bool
+    partly_located: bool
 
     def stack_of(self, tid: int) -> tuple[Location, ...]:
         raise NotImplementedError
@@ -151,9 +153,18 @@ class Checking:
         self._failed_invariants.add(key)
         loc: Location | None = None
         stack: tuple[Location, ...] = ()
+        last = self.events[-1] if self.events else None
+        where: Any = getattr(last.op, "await_site", None) if last is not None else None
         if site:
             stack = tuple(Location(code.co_name, code.co_filename, line) for code, line in site)
             loc = stack[-1]
+        elif not self.sites and where is not None and last is not None and last.tid == tid:
+            # sites not noted: the step's op knows where it was awaited (the innermost frame
+            # only; the explorer runs the execution again when it needs the whole stack)
+            code, line = where
+            loc = Location(code.co_name, code.co_filename, line)
+            stack = (loc,)
+            self.partly_located = True
         elif tid is not None and self.threads[tid].live:
             stack = self.stack_of(tid)
             loc = stack[-1] if stack else None

@@ -116,6 +116,9 @@ class Execution(Checking):
         """Steps below this index replay a prefix the explorer ran (and checked) before: they
         take no snapshots for race detection and run no per-step checks; after the last of
         them every per-step check runs once."""
+        self.partly_located = False
+        """Some failed per-step check is located by its innermost frame only (``sites``
+        off): its whole stack needs a run with sites on."""
         self.check_failed_at: list[int] = []
         """For each per-step check that failed, how many steps had run."""
         self.current_tid: int | None = None

@@ -27,6 +27,10 @@ from vmacheck.explore.runner import Model, NondeterministicModel, by_step, follo
 
 Run = tuple[Execution, list[int], bool]
 
+LOCATE_ONCE = True
+"""Run an execution again to locate its broken invariants only when one of them is new (the
+others are located by the site each op notes when awaited); tests turn it off to compare."""
+
 REPLAY_QUIET = True
 """Replay each execution's prefix quietly: the last execution's happens-before state cut to
 the prefix, no race analysis within it, no per-step checks until its end (tests turn it off
@@ -70,6 +74,10 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
     # the last execution and its happens-before state: the next one replays a prefix of it,
     # whose clocks and checks need not be computed again
     prev: tuple[Execution, HappensBefore] | None = None
+    # keys of the broken invariants already located with their whole stack: an execution
+    # that breaks only those (located by its ops' own sites) need not run again
+    located: set[tuple[object, ...]] = set()
+    trust_sites = LOCATE_ONCE
     while not st.done:
         blocked = False
         replay_len = st.replay_len
@@ -171,8 +179,14 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
         analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped, pairs=pairs)
         backtrack(st)
         prev = (ex, hb)
-        if any(f.kind == "invariant" for f in ex.findings):
-            ex = _located(model, ex, sched, max_steps, blocked)
+        inv = [f.key() for f in ex.findings if f.kind == "invariant"]
+        if inv and not (trust_sites and located.issuperset(inv)):
+            again = _located(model, ex, sched, max_steps, blocked)
+            keys = [f.key() for f in again.findings if f.kind == "invariant"]
+            if sorted(map(repr, keys)) != sorted(map(repr, inv)):
+                trust_sites = False  # a location disagreed: from now on always run again
+            located.update(keys)
+            ex = again
         yield ex, sched, blocked
 
 

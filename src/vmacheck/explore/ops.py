@@ -6,10 +6,11 @@ before it runs.  Shared objects register with the running execution for an id.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from vmacheck.explore.state import ThreadState
+from vmacheck.explore.state import _ENGINE_CODE, ENGINE_DIR, ThreadState
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
@@ -125,7 +126,7 @@ class Op:
     ``execute`` applies the effect and returns the value the awaiting thread receives.
     """
 
-    __slots__ = ()
+    __slots__ = ("await_site",)
     blocking = False
     sleeps = False
     weak_aware = False
@@ -164,6 +165,26 @@ class Op:
         return None
 
     def __await__(self) -> Generator[Op, Any, Any]:
+        # where the op is awaited (innermost model frame and line): a per-step check it
+        # breaks is located there without walking the coroutine chain after every step
+        # (only in executions that have per-step checks and do not note sites themselves)
+        ex = _CURRENT
+        if ex is None or ex.sites or not ex._step_checks:
+            return (yield self)
+        f: Any = sys._getframe(1)
+        code = f.f_code
+        engine = _ENGINE_CODE.get(code)
+        if engine is None:
+            engine = _ENGINE_CODE[code] = code.co_filename.startswith(ENGINE_DIR)
+        while engine:
+            f = f.f_back
+            if f is None:
+                break
+            code = f.f_code
+            engine = _ENGINE_CODE.get(code)
+            if engine is None:
+                engine = _ENGINE_CODE[code] = code.co_filename.startswith(ENGINE_DIR)
+        self.await_site = None if f is None else (code, f.f_lineno)
         return (yield self)
 
 
