@@ -304,7 +304,9 @@ def _finalise(model: Model, key: tuple[object, ...], seen: _Seen, max_steps: int
     if raw.kind != "soft-lockup":  # re-running the loop would wait for the watchdog again
         threads = _at_violation(snapshot_threads(model, cut, max_steps=max_steps,
                                                  choices=choices), hit)
-    return Finding(raw.kind, raw.message, raw.thread, hit.location or raw.location,
+    # the instance the minimal trace shows (one bug may show in several threads: the same
+    # check at the same place, with other ids in its message)
+    return Finding(raw.kind, hit.message, hit.thread, hit.location or raw.location,
                    format_schedule(original, seen.choices), format_schedule(minimal, choices),
                    trace, seen.count, context_switches(minimal), context_switches(original),
                    {**raw.extra, **hit.extra}, threads), spent[0]
