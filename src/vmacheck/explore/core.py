@@ -493,6 +493,16 @@ class Execution(Checking):
         if not self.abandoned:  # an abandoned prefix never reached the end: no end checks
             self._check_invariants(None, at_end=True)
 
+    def close(self) -> None:
+        """Close the coroutines of threads left suspended (an execution cut short, stuck
+        threads), each from its outermost coroutine inward, once nothing more is read from
+        them.  Left to the garbage collector, an inner coroutine may be finalised first and
+        drop the last reference to its outer one, whose own finalisation then finds the
+        inner one still executing ("coroutine already executing", printed on stderr)."""
+        for t in self.threads:
+            if t.coro is not None and not t.done:
+                t.coro.close()
+
     def outcome(self) -> str:
         self.activate()
         parts = list(self.labels)

@@ -178,6 +178,8 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                     hb.on_pending(ex, t.tid)
         analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped, pairs=pairs)
         backtrack(st)
+        if prev is not None:
+            prev[0].close()
         prev = (ex, hb)
         inv = [f.key() for f in ex.findings if f.kind == "invariant"]
         if inv and not (trust_sites and located.issuperset(inv)):
@@ -188,6 +190,8 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
             located.update(keys)
             ex = again
         yield ex, sched, blocked
+        if ex is not prev[0]:  # a located re-run: nothing reads it any more
+            ex.close()
 
 
 def _located(model: Model, ex: Execution, sched: list[int], max_steps: int,

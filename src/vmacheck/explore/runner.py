@@ -153,8 +153,10 @@ def run(model: Model, *, max_steps: int = 100_000) -> RunResult:
     ex, sched, _ = run_one(model, follow([]), max_steps=max_steps, sites=False)
     if any(f.kind == "invariant" for f in ex.findings):  # the same run, locating it exactly
         ex, sched, _ = run_one(model, follow([]), max_steps=max_steps)
-    return RunResult(tuple(ex.findings), ex.outcome(), len(sched),
-                     format_schedule(sched, ex.choices), tuple(t.result for t in ex.threads))
+    result = RunResult(tuple(ex.findings), ex.outcome(), len(sched),
+                       format_schedule(sched, ex.choices), tuple(t.result for t in ex.threads))
+    ex.close()
+    return result
 
 
 def snapshot_threads(model: Model, schedule: list[int], *, max_steps: int = 10_000,
@@ -175,6 +177,7 @@ def snapshot_threads(model: Model, schedule: list[int], *, max_steps: int = 10_0
         out.append(ThreadSnapshot(t.tid, t.name, state, ex.stack_of(t.tid) if t.live else (),
                                   tuple(h.desc for h in t.held),
                                   t.pending.describe() if t.pending is not None else ""))
+    ex.close()
     return tuple(out)
 
 
@@ -195,5 +198,7 @@ def replay(model: Model, schedule: str | list[int], *, max_steps: int = 10_000,
     with Watchdog():  # a step that never awaits is a soft-lockup finding, not a hang
         ex, sched, _ = run_one(model, follow(tids), max_steps=max_steps, record=True,
                                values=by_step(choices or {}))
-    return Replay(format_schedule(sched, ex.choices), tuple(ex.findings), tuple(ex.trace),
-                  ex.outcome(), len(sched), tuple(t.name for t in ex.threads))
+    result = Replay(format_schedule(sched, ex.choices), tuple(ex.findings), tuple(ex.trace),
+                    ex.outcome(), len(sched), tuple(t.name for t in ex.threads))
+    ex.close()
+    return result

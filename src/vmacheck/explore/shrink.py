@@ -33,6 +33,7 @@ def _reproduces(model: Model, sched: list[int], key: tuple[object, ...], max_ste
                                     values=by_thread(tape))
     except ScheduleError:
         return None
+    ex.close()
     if gave_up:
         return None
     raw = _hit(ex.findings, key)
