@@ -10,7 +10,7 @@ import sys
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from vmacheck.explore.state import _ENGINE_CODE, ENGINE_DIR, ThreadState
+from vmacheck.explore.state import ThreadState, _is_engine
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
@@ -172,19 +172,9 @@ class Op:
         if ex is None or ex.sites or not ex._step_checks:
             return (yield self)
         f: Any = sys._getframe(1)
-        code = f.f_code
-        engine = _ENGINE_CODE.get(code)
-        if engine is None:
-            engine = _ENGINE_CODE[code] = code.co_filename.startswith(ENGINE_DIR)
-        while engine:
+        while f is not None and _is_engine(f.f_code):  # the innermost model frame
             f = f.f_back
-            if f is None:
-                break
-            code = f.f_code
-            engine = _ENGINE_CODE.get(code)
-            if engine is None:
-                engine = _ENGINE_CODE[code] = code.co_filename.startswith(ENGINE_DIR)
-        self.await_site = None if f is None else (code, f.f_lineno)
+        self.await_site = None if f is None else (f.f_code, f.f_lineno)
         return (yield self)
 
 
