@@ -33,8 +33,9 @@ others are located by the site each op notes when awaited); tests turn it off to
 
 REPLAY_QUIET = True
 """Replay each execution's prefix quietly: the last execution's happens-before state cut to
-the prefix, no race analysis within it, no per-step checks until its end (tests turn it off
-to compare)."""
+the prefix, no race analysis within it, no per-step checks until its end or until the step
+after which the last execution's checks failed, whichever comes first (tests turn it off to
+compare)."""
 
 
 @dataclass(slots=True)
@@ -81,13 +82,13 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
     while not st.done:
         blocked = False
         replay_len = st.replay_len
+        # the replayed steps before the first one after which a check failed are quiet (the
+        # checks passed there); from that step on the replay is checked as usual
         quiet = 0
-        if REPLAY_QUIET and prev is not None and 0 < replay_len <= len(prev[0].events) and all(
-                n > replay_len for n in prev[0].check_failed_at):
-            hb = prev[1].truncated(replay_len, prev[0].events)
-            quiet = replay_len
-        else:
-            hb = HappensBefore()
+        if REPLAY_QUIET and prev is not None and 0 < replay_len <= len(prev[0].events):
+            first_failed = min(prev[0].check_failed_at, default=replay_len + 1)
+            quiet = max(0, min(replay_len, first_failed - 1))
+        hb = prev[1].truncated(quiet, prev[0].events) if quiet and prev else HappensBefore()
 
         def choose(ex: Execution, en: list[int], depth: int) -> int | None:
             nonlocal blocked
