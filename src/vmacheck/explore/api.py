@@ -11,7 +11,7 @@ from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result, Thre
 from vmacheck.explore.lockdep import LockGraph
 from vmacheck.explore.memory import active_memory_model, using
 from vmacheck.explore.modes import Run, dpor, pct, preemption_bounded, random_walk
-from vmacheck.explore.runner import Model, replay, snapshot_threads
+from vmacheck.explore.runner import Model, fewer_collections, replay, snapshot_threads
 from vmacheck.explore.schedule import context_switches, format_schedule
 from vmacheck.explore.shrink import shrink
 from vmacheck.explore.watchdog import DEFAULT_LIMIT, Watchdog
@@ -60,7 +60,7 @@ def explore(model: Model, *, memory_model: str | None = None, **options: Any) ->
     ``"sc"`` (sequential consistency, the default) or ``"weak"``
     (:mod:`vmacheck.explore.memory`); None keeps the one a ``with using(...)`` block set.
     Findings are minimised and replayed under the same model."""
-    with using(memory_model or active_memory_model()):
+    with using(memory_model or active_memory_model()), fewer_collections():
         return _explore_options(model, **options)
 
 

@@ -145,6 +145,14 @@ def outcome(fn: Callable[[], object]) -> None:
     current().outcome_fns.append(fn)
 
 
+def at_close(fn: Callable[[], None]) -> None:
+    """Model set-up: call ``fn`` when the explorer is done with this execution, to unlink
+    model objects that point at each other through plain attributes (shared variables are
+    cleared by the engine).  Unlinked, an execution's objects are freed at once instead of by
+    the cyclic garbage collector, whose passes also traverse every live object."""
+    current().closers.append(fn)
+
+
 def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
               reads: Iterable[Shared] | None = None,
               explain: Callable[[], object] | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Callable, Iterable
+from types import CodeType
 from typing import Any
 
 from vmacheck.explore import memory as _memory
@@ -131,6 +132,9 @@ class Execution(Checking):
         self._failed_invariants: set[str] = set()
         self._deadlock_reported: set[frozenset[int]] = set()
         self._explain: dict[str, Callable[[], object]] = {}
+        self.closers: list[Callable[[], None]] = []
+        """Called by :meth:`close`: model set-up code that links its objects in cycles
+        (not through shared variables) unlinks them there."""
         self.activate()
         threads = list(model())
         for index, spec in enumerate(threads):
@@ -187,17 +191,21 @@ class Execution(Checking):
     def location_of(self, tid: int) -> Location | None:
         """The innermost model frame of a thread (``stack_of(tid)[-1]``), found without
         building the whole stack."""
+        site = self.site_of(tid)
+        return None if site is None else Location(site[0].co_name, site[0].co_filename,
+                                                  site[1])
+
+    def site_of(self, tid: int) -> tuple[CodeType, int] | None:
+        """:meth:`location_of` as a (code, line) pair (no Location object made)."""
         if self.current_tid == tid and self._in_thread_code:
             f: Any = sys._getframe(1)
             while f is not None:
                 code = f.f_code
                 if not _is_engine(code):
-                    return Location(code.co_name, code.co_filename, f.f_lineno)
+                    return code, f.f_lineno
                 f = f.f_back
             return None
-        site = _await_site(self.threads[tid].coro)
-        return None if site is None else Location(site[0].co_name, site[0].co_filename,
-                                                  site[1])
+        return _await_site(self.threads[tid].coro)
 
     def stack_of(self, tid: int) -> tuple[Location, ...]:
         """The model call stack of a thread: from the live frames if it is running, else from
@@ -245,10 +253,10 @@ class Execution(Checking):
     def hold(self, tid: int, key: object, desc: str, lock_class: str | None = None,
              trylock: bool = False) -> None:
         t = self.threads[tid]
-        where = self.location_of(tid)
+        site = self.site_of(tid)
         if lock_class is not None and self.lockdep is not None and not trylock:
             self.lockdep.acquire(self, t, lock_class, desc)
-        t.held.append(Held(key, desc, lock_class, where))
+        t.held.append(Held(key, desc, lock_class, site))
         self.bookkeeping += 1
 
     def unhold(self, tid: int, key: object) -> bool:
@@ -493,15 +501,27 @@ class Execution(Checking):
         if not self.abandoned:  # an abandoned prefix never reached the end: no end checks
             self._check_invariants(None, at_end=True)
 
-    def close(self) -> None:
+    def close(self, forget: bool = True) -> None:
         """Close the coroutines of threads left suspended (an execution cut short, stuck
         threads), each from its outermost coroutine inward, once nothing more is read from
         them.  Left to the garbage collector, an inner coroutine may be finalised first and
         drop the last reference to its outer one, whose own finalisation then finds the
-        inner one still executing ("coroutine already executing", printed on stderr)."""
+        inner one still executing ("coroutine already executing", printed on stderr).
+
+        Then (unless ``forget`` is false: the caller hands model objects on) the shared
+        objects forget their values and the closers run: a model's objects
+        point at each other (a VMA at its mm, the mm at its VMA tree), and unlinked they are
+        freed as soon as the execution is, instead of by a cyclic garbage collection, which
+        also traverses every live object of the next executions."""
         for t in self.threads:
             if t.coro is not None and not t.done:
                 t.coro.close()
+        if not forget:
+            return
+        for obj in self.objects:
+            obj.forget()
+        for fn in self.closers:
+            fn()
 
     def outcome(self) -> str:
         self.activate()

@@ -36,14 +36,13 @@ class LockGraph:
         self.execution = 0
 
     def acquire(self, ex: Execution, t: ThreadState, lock_class: str, desc: str) -> None:
-        where = ex.location_of(t.tid)
         for h in t.held:
             if h.lock_class is None or h.lock_class == lock_class:
                 continue
             key = (h.lock_class, lock_class)
-            if key not in self.edges:
-                self.edges[key] = Chain(h.lock_class, lock_class, t.name, h.where, where,
-                                        self.execution)
+            if key not in self.edges:  # where: looked up only for a new edge
+                self.edges[key] = Chain(h.lock_class, lock_class, t.name, h.where,
+                                        ex.location_of(t.tid), self.execution)
 
     def cycles(self) -> list[list[Chain]]:
         """Each elementary cycle once (shortest first), as the chain of edges around it."""

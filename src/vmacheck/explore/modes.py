@@ -190,9 +190,16 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                 trust_sites = False  # a location disagreed: from now on always run again
             located.update(keys)
             ex = again
-        yield ex, sched, blocked
-        if ex is not prev[0]:  # a located re-run: nothing reads it any more
-            ex.close()
+        try:
+            yield ex, sched, blocked
+        except GeneratorExit:  # the consumer stopped early: nothing reads it any more
+            prev[0].close()
+            raise
+        finally:
+            if ex is not prev[0]:  # a located re-run: nothing reads it any more
+                ex.close()
+    if prev is not None:
+        prev[0].close()
 
 
 def _located(model: Model, ex: Execution, sched: list[int], max_steps: int,
@@ -248,6 +255,15 @@ def backtrack(st: DporState) -> None:
     st.done = True
 
 
+def _closed_after(ex: Execution, sched: list[int]) -> Iterator[Run]:
+    """Yield one run; close its execution once the consumer is done with it (it asks for the
+    next run, or stops)."""
+    try:
+        yield ex, sched, False
+    finally:
+        ex.close()
+
+
 def random_walk(model: Model, *, seed: int, max_steps: int, lockdep: Any = None) -> Iterator[Run]:
     """Uniform random scheduling: at every step any runnable thread, equally likely."""
     rng = random.Random(seed)
@@ -258,7 +274,7 @@ def random_walk(model: Model, *, seed: int, max_steps: int, lockdep: Any = None)
     while True:
         ex, sched, _ = run_one(model, lambda ex, en, d: rng.choice(en), max_steps=max_steps,
                                lockdep=lockdep, values=values)
-        yield ex, sched, False
+        yield from _closed_after(ex, sched)
 
 
 def pct(model: Model, *, seed: int, depth: int, max_steps: int,
@@ -293,7 +309,7 @@ def pct(model: Model, *, seed: int, depth: int, max_steps: int,
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, lockdep=lockdep,
                                values=values)
         estimate = max(estimate, len(sched))
-        yield ex, sched, False
+        yield from _closed_after(ex, sched)
 
 
 def preemption_bounded(model: Model, *, bound: int, max_steps: int,
@@ -333,7 +349,7 @@ def preemption_bounded(model: Model, *, bound: int, max_steps: int,
 
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, lockdep=lockdep,
                                values=values)
-        yield ex, sched, False
+        yield from _closed_after(ex, sched)
         while stack:
             d = len(stack) - 1
             entry = vals.get(d)

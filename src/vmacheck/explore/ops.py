@@ -10,7 +10,7 @@ import sys
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from vmacheck.explore.state import ThreadState, _is_engine
+from vmacheck.explore.state import _ENGINE_CODE, ThreadState, _is_engine
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
@@ -76,6 +76,9 @@ class Shared:
     def snapshot(self) -> object:
         """An immutable picture of the state, used to decide whether a race is reversible."""
         return self.version
+
+    def forget(self) -> None:
+        """Drop references to model objects: the execution is closed (nothing reads it)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -172,7 +175,14 @@ class Op:
         if ex is None or ex.sites or not ex._step_checks:
             return (yield self)
         f: Any = sys._getframe(1)
-        while f is not None and _is_engine(f.f_code):  # the innermost model frame
+        engine = _ENGINE_CODE
+        while f is not None:  # the innermost model frame
+            code = f.f_code
+            e = engine.get(code)
+            if e is None:
+                e = _is_engine(code)
+            if not e:
+                break
             f = f.f_back
         self.await_site = None if f is None else (f.f_code, f.f_lineno)
         return (yield self)

@@ -53,6 +53,9 @@ class Var(Shared):
     def snapshot(self) -> object:
         return (self._value, self.version)
 
+    def forget(self) -> None:
+        self._value = None
+
     def peek(self) -> Any:
         """Read without a step: allowed in invariants, outcomes and model set-up only.  Under
         the weak model: the last value in modification order."""
@@ -320,6 +323,7 @@ class _LockOp(Op):
 from vmacheck.explore.context import (  # noqa: E402  (re-exported; they import Var)
     BUG_ON,
     WARN_ON,
+    at_close,
     atomic_enter,
     atomic_exit,
     choice,
@@ -345,6 +349,7 @@ __all__ = [
     "RwSem",
     "SpinLock",
     "Var",
+    "at_close",
     "atomic_enter",
     "atomic_exit",
     "choice",

@@ -161,8 +161,9 @@ def _linearisations(model: Model, prefix: list[int], choices: Choices, max_steps
         steps.append((ev.tid, ev.fp, ev.spawned, ev.joined))
 
     try:
-        run_one(model, follow(prefix, stop=True), max_steps=max_steps, listener=listen,
-                values=by_step(choices))
+        ex, _, _ = run_one(model, follow(prefix, stop=True), max_steps=max_steps,
+                           listener=listen, values=by_step(choices))
+        ex.close()
     except ScheduleError:
         return []
     if len(steps) != len(prefix):

@@ -20,12 +20,19 @@ ENGINE_DIR = __file__.rsplit("/", 1)[0]
 
 @dataclass(slots=True)
 class Held:
-    """A resource a thread holds (a lock, a reference); left held at exit is a leak."""
+    """A resource a thread holds (a lock, a reference); left held at exit is a leak.
+    ``site`` is where it was taken: the innermost model frame's code and line."""
 
     key: object
     desc: str
     lock_class: str | None
-    where: Location | None
+    site: tuple[CodeType, int] | None
+
+    @property
+    def where(self) -> Location | None:
+        """Where the resource was taken, as a report shows it."""
+        s = self.site
+        return None if s is None else Location(s[0].co_name, s[0].co_filename, s[1])
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from vmacheck.explore.dpor import Seq
 from vmacheck.explore.findings import RawFinding
 from vmacheck.explore.lockdep import Chain, LockGraph
 from vmacheck.explore.modes import DporState, dpor
-from vmacheck.explore.runner import Model
+from vmacheck.explore.runner import Model, fewer_collections
 from vmacheck.explore.schedule import format_schedule
 
 
@@ -112,6 +112,7 @@ class SliceResult:
     """The worker kept the unit's frontier (``unit.state`` is a stand-in)."""
 
 
+@fewer_collections()
 def run_slice(model: Model, unit: Unit, *, max_steps: int, seconds: float,
               max_executions: int | None = None, keep_log: bool = False,
               interrupt: Callable[[], bool] | None = None) -> SliceResult:

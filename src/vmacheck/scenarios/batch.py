@@ -60,7 +60,9 @@ def probe(plan: Plan, max_steps: int | None = None) -> frozenset[str]:
     subset of what its exploration calls."""
     CALLED.clear()
     with select(Selection(plan.variants, plan.config)):
-        run_one(plan.scenario.build, follow([]), max_steps=max_steps or plan.scenario.max_steps)
+        ex, _, _ = run_one(plan.scenario.build, follow([]),
+                           max_steps=max_steps or plan.scenario.max_steps)
+        ex.close()
     return frozenset(CALLED)
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from vmacheck.explore import invariant, outcome
+from vmacheck.explore import at_close, invariant, outcome
 from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderAlloc,
@@ -193,6 +193,8 @@ def register_binder_checks(alloc: BinderAlloc) -> None:
               lambda: check_lru_iff_installed_and_free(alloc), watch=watch)
     invariant("binder-page-references-balanced",
               lambda: check_page_references_balanced(alloc), at_end=True)
+    # the kzalloc pool points at mdata that point back at their alloc: unlink at the end
+    at_close(alloc.freelist.pool.clear)
 
 
 def page_state_outcome(alloc: BinderAlloc) -> None:

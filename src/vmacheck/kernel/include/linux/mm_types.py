@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vmacheck.explore import Allocation, RwSem, Var, current
+from vmacheck.explore import Allocation, RwSem, Var, at_close, current
 from vmacheck.explore.core import Execution
 
 PAGE_SHIFT = 12
@@ -284,6 +284,17 @@ class KernelState:
         """Per read lock held (thread, slot, generation): the mm the reader locked it for."""
         self.vma_lock_events: dict[str, int] = {}
 
+    def unlink(self) -> None:
+        """At the end of the execution (:meth:`Execution.close`): drop the links that make
+        cycles (slots and their lives, mms and their kernel), so that the model's objects are
+        freed without the cyclic garbage collector."""
+        for slot in self.slots:
+            slot.lives = []
+            slot.current = None
+        self.mms.clear()
+        self.read_for.clear()
+        self.runtime_vmas.clear()
+
 
 _STATES: weakref.WeakKeyDictionary[Execution, KernelState] = weakref.WeakKeyDictionary()
 
@@ -299,6 +310,7 @@ def boot(vmas: int = 6, generations: int = 2, pages: int = 6, threads: int = 8) 
         raise RuntimeError("the model kernel is already booted")
     state = KernelState(vmas, generations, pages, threads)
     _STATES[ex] = state
+    at_close(state.unlink)
     from vmacheck.kernel.checks import register_builtin_checks
 
     register_builtin_checks(state)
