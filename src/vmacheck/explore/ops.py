@@ -143,13 +143,20 @@ class Op:
         return True
 
     def enabled_on(self, oid: int, snap: object, ex: Execution, tid: int) -> bool:
+        """Whether this (blocking) op would be enabled with object ``oid`` in the state
+        ``snap`` (its ``snapshot()``).  See :meth:`footprint_on` on where snapshots come from."""
         return self.enabled(ex, tid)
 
     def footprint_on(self, snaps: dict[int, object], fp: Footprint) -> Footprint:
         """The footprint this op would have with its objects in the states ``snaps`` (their
         ``snapshot()``s); ``fp`` is the footprint it had when it ran.  Ops whose footprint
         depends on state (a CAS writes only when it succeeds) override this, and set
-        ``footprint_varies``: the explorer asks when it moves the op before a racing step."""
+        ``footprint_varies``: the explorer asks when it moves the op before a racing step.
+
+        A snapshot of a step in a replayed prefix was taken by the earlier execution that ran
+        that step (the replay takes none): the same values, but model objects in it are that
+        execution's.  Compare such values by what they are (numbers, None, ids), not by the
+        identity of model objects."""
         return fp
 
     footprint_varies = False
