@@ -129,3 +129,22 @@ def test_run_hands_back_model_objects_with_their_values() -> None:
 
     (v,) = run(model).returns
     assert v._value == 42
+
+
+def test_an_at_close_function_that_raises_is_a_warning_not_a_crash() -> None:
+    def model() -> list[Any]:
+        v = Var("v", 0)
+
+        def broken() -> None:
+            raise ValueError("model bug in cleanup")
+
+        at_close(broken)
+
+        async def t() -> None:
+            await v.store(1)
+
+        return [("t", t())]
+
+    with pytest.warns(RuntimeWarning, match="broken raised ValueError: model bug in cleanup"):
+        r = explore(model, minimise=False)
+    assert r.executions == 1

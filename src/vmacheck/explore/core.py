@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from types import CodeType
 from typing import Any
@@ -521,7 +522,11 @@ class Execution(Checking):
         for obj in self.objects:
             obj.forget()
         for fn in self.closers:
-            fn()
+            try:
+                fn()
+            except Exception as err:  # the execution is reported already: say it, go on
+                warnings.warn(f"at_close function {getattr(fn, '__qualname__', fn)} raised "
+                              f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=1)
 
     def outcome(self) -> str:
         self.activate()
