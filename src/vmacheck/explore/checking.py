@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from vmacheck.explore.findings import Location
+from vmacheck.explore.locating import Locating
 from vmacheck.explore.ops import Shared
 from vmacheck.explore.state import Event, ThreadState
 
 
-class Checking:
+class Checking(Locating):
     """The checks of an execution (see :meth:`add_invariant`)."""
 
     check_every_step: bool
@@ -34,14 +35,6 @@ class Checking:
     check_failed_at: list[int]
     sites: bool
     partly_located: bool
-
-    def stack_of(self, tid: int) -> tuple[Location, ...]:
-        raise NotImplementedError
-
-    def report(self, kind: str, message: str, tid: int | None,
-               location: Location | None = None, extra: dict[str, Any] | None = None,
-               stack: tuple[Location, ...] | None = None) -> None:
-        raise NotImplementedError
 
     def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
                       reads: Iterable[Shared] | None = None,

@@ -1,0 +1,101 @@
+"""Where things happen in model code: the findings an execution reports, and the call stacks
+and sites of its threads (live frames while a thread runs, the chain of suspended coroutines
+while it waits).
+
+:class:`Locating` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
+execution's state it reads is declared here.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import CodeType
+from typing import Any
+
+from vmacheck.explore.findings import Location, RawFinding
+from vmacheck.explore.state import (
+    ENGINE_DIR,
+    Event,
+    ThreadState,
+    _await_site,
+    _is_engine,
+    _live_stack,
+)
+
+
+class Locating:
+    """Findings and the locations of threads."""
+
+    threads: list[ThreadState]
+    events: list[Event]
+    findings: list[RawFinding]
+    current_tid: int | None
+    _in_thread_code: bool
+
+    def report(
+        self,
+        kind: str,
+        message: str,
+        tid: int | None,
+        location: Location | None = None,
+        extra: dict[str, Any] | None = None,
+        stack: tuple[Location, ...] | None = None,
+    ) -> None:
+        if stack is None:
+            # in thread code (a WARN_ON) or in an op: the reporting thread's stack now
+            stack = self.stack_of(tid) if tid is not None and self.current_tid == tid else ()
+        if location is None and tid is not None:
+            location = stack[-1] if stack else self.location_of(tid)
+        thread = self.threads[tid].name if tid is not None else ""
+        # inside an op the step is the one being executed; in thread code or at the end it
+        # is the step that led there
+        step = len(self.events) if (self.current_tid is not None and not
+                                    self._in_thread_code) else max(len(self.events) - 1, 0)
+        self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {},
+                                        stack))
+
+    def site(self, tid: int | None = None) -> dict[str, Any]:
+        """Who is doing something now (for "Allocated by"/"Freed by"): task, step, stack."""
+        if tid is None:
+            tid = self.current_tid
+        if tid is None:  # the model building its state
+            return {"task": "(model set-up)", "step": 0, "stack": list(_live_stack(
+                sys._getframe(1)))}
+        return {"task": self.threads[tid].name, "step": len(self.events) + 1,
+                "stack": list(self.stack_of(tid))}
+
+    def location_of(self, tid: int) -> Location | None:
+        """The innermost model frame of a thread (``stack_of(tid)[-1]``), found without
+        building the whole stack."""
+        site = self.site_of(tid)
+        return None if site is None else Location(site[0].co_name, site[0].co_filename,
+                                                  site[1])
+
+    def site_of(self, tid: int) -> tuple[CodeType, int] | None:
+        """:meth:`location_of` as a (code, line) pair (no Location object made)."""
+        if self.current_tid == tid and self._in_thread_code:
+            f: Any = sys._getframe(1)
+            while f is not None:
+                code = f.f_code
+                if not _is_engine(code):
+                    return code, f.f_lineno
+                f = f.f_back
+            return None
+        return _await_site(self.threads[tid].coro)
+
+    def stack_of(self, tid: int) -> tuple[Location, ...]:
+        """The model call stack of a thread: from the live frames if it is running, else from
+        the chain of suspended coroutines."""
+        if self.current_tid == tid and self._in_thread_code:
+            return _live_stack(sys._getframe(1))
+        t = self.threads[tid]
+        frames: list[Location] = []
+        c: Any = t.coro
+        while c is not None and hasattr(c, "cr_frame"):
+            f = c.cr_frame
+            if f is None:
+                break
+            if not f.f_code.co_filename.startswith(ENGINE_DIR):
+                frames.append(Location(f.f_code.co_name, f.f_code.co_filename, f.f_lineno))
+            c = c.cr_await
+        return tuple(frames)
