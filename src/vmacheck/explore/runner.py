@@ -65,12 +65,19 @@ def run_one(
     while True:
         # ex.enabled() and ex.live() in one pass: a live thread always has a pending op
         # (a thread that exits or dies has none)
-        waiting = [t for t in threads if t.pending is not None]
-        en = [t.tid for t in waiting
-              if not t.pending.blocking or t.pending.enabled(ex, t.tid)]  # type: ignore[union-attr]
+        en: list[int] = []
+        stuck = False  # some live thread is disabled
+        for t in threads:
+            op = t.pending
+            if op is None:
+                continue
+            if not op.blocking or op.enabled(ex, t.tid):
+                en.append(t.tid)
+            else:
+                stuck = True
         if not en:
             break
-        if len(en) < len(waiting):
+        if stuck:
             ex.check_deadlock()
         if len(sched) >= max_steps:
             ex.report("step-limit",
