@@ -144,18 +144,21 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
             return node.value
 
         def listener(ex: Execution, ev: Event) -> None:
-            ev.fp = interned.setdefault(ev.fp, ev.fp)
             d = ev.index
-            if d >= quiet:
-                hb.on_step(ex, ev)
             node = stack[d]
             chosen = node.chosen
             assert chosen is not None
-            if d < replay_len and chosen.fp != ev.fp:
-                raise NondeterministicModel(
-                    f"replay diverged at step {d + 1}: thread {ev.tid} touched different "
-                    "objects than before; the model must build the same state on every run")
-            chosen.fp = ev.fp
+            if d < replay_len:  # a replayed step: its footprint is interned already
+                if chosen.fp != ev.fp:
+                    raise NondeterministicModel(
+                        f"replay diverged at step {d + 1}: thread {ev.tid} touched different "
+                        "objects than before; the model must build the same state on every "
+                        "run")
+                ev.fp = chosen.fp
+            else:
+                ev.fp = chosen.fp = interned.setdefault(ev.fp, ev.fp)
+            if d >= quiet:
+                hb.on_step(ex, ev)
             if chosen.tail:
                 expand(chosen)
             if node.nvalues > 1 and node.saved is None:
