@@ -22,12 +22,14 @@ class Checking(Locating):
     check_every_step: bool
     invariants: list[tuple[str, Callable[[], object], bool]]
     _step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None, _Watch | None]]
-    _watches: dict[Callable[[], Iterable[Shared]], _Watch]
+    _watches: dict[tuple[Callable[[], Iterable[Shared]], tuple[str | None, ...] | None], _Watch]
     _explain: dict[str, Callable[[], object]]
     _observer: Shared | None
     _visible: set[int]
     _failed_invariants: set[str]
     bookkeeping: int
+    liveness: int
+    class_holds: dict[str | None, int]
     _checked_bookkeeping: int
     objects: list[Shared]
     events: list[Event]
@@ -39,7 +41,8 @@ class Checking(Locating):
     def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
                       reads: Iterable[Shared] | None = None,
                       explain: Callable[[], object] | None = None,
-                      watch: Callable[[], Iterable[Shared]] | None = None) -> None:
+                      watch: Callable[[], Iterable[Shared]] | None = None,
+                      lock_classes: Iterable[str | None] | None = None) -> None:
         """Register a check.
 
         A check run after every step sees intermediate states, and those differ between the
@@ -59,7 +62,9 @@ class Checking(Locating):
         given the threads' held resources, the check is re-run only after a step that changes
         held resources, atomic contexts or liveness, or creates objects, or writes one of the
         objects it named (``watch`` is asked again then); unlike ``reads`` it makes no write
-        more visible.
+        more visible.  With ``lock_classes`` too, only the held resources of those lock
+        classes count (and threads starting, exiting or dying): the check's answer and what
+        it watches depend on no other held resource and on no atomic context.
         """
         self.invariants.append((name, check, at_end))
         if explain is not None:
@@ -76,9 +81,10 @@ class Checking(Locating):
         if reads is None:
             w = None
             if watch is not None:  # checks watching with one function share its answers
-                w = self._watches.get(watch)
+                classes = None if lock_classes is None else tuple(lock_classes)
+                w = self._watches.get((watch, classes))
                 if w is None:
-                    w = self._watches[watch] = _Watch(watch)
+                    w = self._watches[(watch, classes)] = _Watch(watch, classes)
             self._step_checks.append((name, check, None, w))
             return
         if self._observer is None:
@@ -101,8 +107,15 @@ class Checking(Locating):
         # a watching check asks again what it watches when held resources changed or new
         # objects appeared (a new VMA, a new mm)
         if self._watches:
-            epoch = (self.bookkeeping, len(self.objects))
+            n = len(self.objects)
+            any_epoch = (self.bookkeeping, n)
+            counts = self.class_holds
             for w in self._watches.values():
+                classes = w.classes
+                if classes is None:
+                    epoch: tuple[int, ...] = any_epoch
+                else:  # only the holds of these classes count
+                    epoch = (self.liveness, n, sum(counts.get(c, 0) for c in classes))
                 w.hit = w.epoch != epoch or every or not w.oids.isdisjoint(wrote)
                 if w.hit:  # what it watches may have changed too (a page now installed)
                     w.epoch = epoch
@@ -184,11 +197,14 @@ class _Watch:
     objects, and its last answer with the bookkeeping count and number of objects it was
     given at."""
 
-    __slots__ = ("epoch", "fn", "hit", "oids")
+    __slots__ = ("classes", "epoch", "fn", "hit", "oids")
 
-    def __init__(self, fn: Callable[[], Iterable[Shared]]) -> None:
+    def __init__(self, fn: Callable[[], Iterable[Shared]],
+                 classes: tuple[str | None, ...] | None = None) -> None:
         self.fn = fn
-        self.epoch = (-1, -1)
+        self.classes = classes
+        """The lock classes whose held resources count (None: all, and atomic contexts)."""
+        self.epoch: tuple[int, ...] = (-1, -1)
         self.oids: frozenset[int] = frozenset()
         self.hit = True
         """Whether the checks watching with it run after this step."""

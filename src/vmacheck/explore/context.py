@@ -156,7 +156,8 @@ def at_close(fn: Callable[[], None]) -> None:
 def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
               reads: Iterable[Shared] | None = None,
               explain: Callable[[], object] | None = None,
-              watch: Callable[[], Iterable[Shared]] | None = None) -> None:
+              watch: Callable[[], Iterable[Shared]] | None = None,
+              lock_classes: Iterable[str | None] | None = None) -> None:
     """Register a named check, run after every step (or only at the end with ``at_end``).
 
     The explorer runs one interleaving per Mazurkiewicz trace, so a check run after every
@@ -172,10 +173,14 @@ def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
     ``watch`` (instead of ``reads``) only saves time: a function naming the objects whose
     writes can change the answer while the threads' held resources stay the same (e.g. the
     fields of the VMAs they hold locked); the check then runs after a step only when held
-    resources changed or one of those objects was written.
+    resources changed or one of those objects was written.  ``lock_classes`` narrows "held
+    resources" to the locks of those classes (the ``lock_class`` given to ``hold``; None for
+    resources held without one): give it when neither the answer nor what ``watch`` names
+    depends on other held resources or on atomic contexts (the check still runs when a
+    thread starts, exits or dies).
     """
     current().add_invariant(name, check, at_end=at_end, reads=reads, explain=explain,
-                            watch=watch)
+                            watch=watch, lock_classes=lock_classes)
 
 
 def atomic_enter(reason: str) -> None:

@@ -89,9 +89,14 @@ class Execution(Checking):
                                       _Watch | None]] = []
         """Checks run after steps: with the object ids they read (None: not declared) and
         what they watch (``invariant(watch=)``)."""
-        self._watches: dict[Callable[[], Iterable[Shared]], _Watch] = {}
+        self._watches = {}
         self.bookkeeping = 0
         """Counts changes of threads' held resources, atomic contexts and liveness."""
+        self.liveness = 0
+        """Counts threads that started (spawned), exited or died."""
+        self.class_holds: dict[str | None, int] = {}
+        """Per lock class (None: resources held without one), how many times a thread
+        took or released one of its resources (``invariant(lock_classes=)``)."""
         self._checked_bookkeeping = 0
         self.outcome_fns: list[Callable[[], object]] = []
         self.trace: list[TraceStep] = []
@@ -184,11 +189,16 @@ class Execution(Checking):
             self.lockdep.acquire(self, t, lock_class, desc)
         t.held.append(Held(key, desc, lock_class, site))
         self.bookkeeping += 1
+        counts = self.class_holds
+        counts[lock_class] = counts.get(lock_class, 0) + 1
 
     def unhold(self, tid: int, key: object) -> bool:
         held = self.threads[tid].held
         for i in range(len(held) - 1, -1, -1):
             if held[i].key == key:
+                counts = self.class_holds
+                lock_class = held[i].lock_class
+                counts[lock_class] = counts.get(lock_class, 0) + 1
                 del held[i]
                 self.bookkeeping += 1
                 return True
@@ -273,6 +283,7 @@ class Execution(Checking):
                 self.listener(self, event)
             self._advance(self.threads[op.child], None, None)
             self.bookkeeping += 1
+            self.liveness += 1
         else:
             if isinstance(op, JoinOp):
                 event.joined = op.tid
@@ -323,6 +334,7 @@ class Execution(Checking):
 
     def _kill(self, t: ThreadState) -> None:
         self.bookkeeping += 1
+        self.liveness += 1
         t.dead = True
         t.pending = None
         if t.coro is not None:
@@ -345,6 +357,7 @@ class Execution(Checking):
             self._thread_exit(t)
             return
         except SoftLockup as lockup:
+            running = False  # the thread dies: a change of liveness like the others
             self.current_tid = None
             self._in_thread_code = False
             self.report("soft-lockup", f"{t.name} {lockup}", t.tid, _exc_location(lockup),
@@ -375,6 +388,7 @@ class Execution(Checking):
             self._in_thread_code = False
             if not running:
                 self.bookkeeping += 1
+                self.liveness += 1
         if not isinstance(op, Op):
             self.report("exception", f"model awaited a non-vmacheck object: {op!r}", t.tid)
             self._kill(t)

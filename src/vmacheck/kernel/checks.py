@@ -20,6 +20,7 @@ from typing import Any
 from vmacheck.explore import current, hold, invariant, report, unhold
 from vmacheck.explore.core import Execution
 from vmacheck.kernel.include.linux.mm_types import (
+    _STATES,
     VM_REFCNT_EXCLUDE_READERS_FLAG,
     KernelState,
     MmStruct,
@@ -123,8 +124,6 @@ def _read_holds(ex: Execution) -> tuple[tuple[int, VmAreaStruct], ...]:
 
 
 def _state_of(ex: Execution) -> KernelState | None:
-    from vmacheck.kernel.include.linux.mm_types import _STATES
-
     return _STATES.get(ex)
 
 
@@ -151,9 +150,12 @@ def check_reader_writer_exclusion() -> bool:
     stamp with its own mm's sequence, not the writer's: that is reported by
     :func:`check_read_lock_own_mm`, not as an exclusion failure."""
     ex = current()
+    holds = _read_holds(ex)
+    if not holds:
+        return True
     state = _state_of(ex)
     return not any(_write_locked(v) and not _locked_for_other_mm(state, tid, v)
-                   for tid, v in _read_holds(ex))
+                   for tid, v in holds)
 
 
 def check_read_lock_own_mm() -> bool:
@@ -161,8 +163,11 @@ def check_read_lock_own_mm() -> bool:
     (``vma_start_read`` checks ``vma->vm_mm`` after taking its reference, commit
     9bbffee67ffd; before it, ``lock_vma_under_rcu`` checked it)."""
     ex = current()
+    holds = _read_holds(ex)
+    if not holds:
+        return True
     state = _state_of(ex)
-    return not any(_locked_for_other_mm(state, tid, v) for tid, v in _read_holds(ex))
+    return not any(_locked_for_other_mm(state, tid, v) for tid, v in holds)
 
 
 def check_stable_under_read_lock() -> bool:
@@ -249,22 +254,26 @@ def held_vma_objects() -> list[Any]:
 
 
 def register_builtin_checks(state: KernelState) -> None:
-    """Model check: register the mm invariants for the execution being built."""
+    """Model check: register the mm invariants for the execution being built.  The read-lock
+    invariants depend on no held resource but the VMA locks (``lock_classes``); the
+    ``mm_lock_seq`` parity on none (it reads the rwsem's own state)."""
     watch = held_vma_objects
+    vma = (VMA_LOCK_CLASS,)
     invariant("vma reader/writer exclusion (__vma_start_write)", check_reader_writer_exclusion,
-              watch=watch)
+              watch=watch, lock_classes=vma)
     invariant("vma fields stable under a read lock (vma_start_write)",
-              check_stable_under_read_lock, watch=watch)
+              check_stable_under_read_lock, watch=watch, lock_classes=vma)
     invariant("vma read lock is on a vma of the reader's mm (9bbffee67ffd)",
-              check_read_lock_own_mm, watch=watch)
+              check_read_lock_own_mm, watch=watch, lock_classes=vma)
     invariant("read-locked vma is fully set up (33313a747e81)", check_read_locked_vma_set_up,
-              watch=watch)
+              watch=watch, lock_classes=vma)
     invariant("vm_refcnt counts readers (vma_start_read)", check_refcount_covers_readers,
-              watch=watch)
+              watch=watch, lock_classes=vma)
     invariant("mm_lock_seq odd iff write-locked (mm_lock_seqcount_begin)",
               lambda: check_seq_parity(state),
-              watch=lambda: [x for mm in state.mms for x in (mm.mm_lock_seq, mm.mmap_lock)])
+              watch=lambda: [x for mm in state.mms for x in (mm.mm_lock_seq, mm.mmap_lock)],
+              lock_classes=())
     invariant("dup_mmap copies no read-locked vma (fb49c455323f)", check_fork_excludes_faults,
-              watch=watch)
+              watch=watch, lock_classes=vma)
     invariant("no vma leaked (vm_area_alloc without vm_area_free)",
               lambda: not leaked_vmas(state), at_end=True)

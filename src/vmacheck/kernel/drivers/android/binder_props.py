@@ -161,12 +161,16 @@ def _page_mapping_objects(alloc: BinderAlloc) -> list[Any]:
 
 def _installed_page_objects(alloc: BinderAlloc) -> list[Any]:
     """What :func:`check_pages_match_mdata` and :func:`check_lru_iff_installed_and_free`
-    read besides ``alloc->mutex`` and the LRU lock (held resources): ``pages[]``, the
-    freelist, the buffer layout and bounds, the hand-back ghost, and each installed page's
-    memory, ``private`` and mdata.  Asked again whenever one of them is written, so a page
-    newly installed is watched from then on (``invariant(watch=)``)."""
-    objs: list[Any] = [alloc.freelist.lru.items, alloc.vm_start, alloc.buffer_size,
-                       alloc.buffers, alloc.relinquished_ghost, *alloc.pages]
+    read: ``alloc->mutex`` and the LRU lock (their owners), ``pages[]``, the freelist, the
+    buffer layout and bounds, the hand-back ghost, and each installed page's memory,
+    ``private`` and mdata.  Asked again whenever one of them is written, so a page newly
+    installed is watched from then on (``invariant(watch=)``).  The checks read no held
+    resource of any thread (``releasing`` is set in the step that takes the mutex,
+    ``relinquished`` grows in the step that writes the ghost), so no lock taken or released
+    elsewhere re-runs them (``lock_classes=()``)."""
+    objs: list[Any] = [alloc.mutex, alloc.freelist.lru.lock, alloc.freelist.lru.items,
+                       alloc.vm_start, alloc.buffer_size, alloc.buffers,
+                       alloc.relinquished_ghost, *alloc.pages]
     for var in alloc.pages:
         page = var._value
         if page is None:
@@ -188,9 +192,10 @@ def register_binder_checks(alloc: BinderAlloc) -> None:
     invariant("binder-given-up-page-still-mapped-at-end",
               lambda: check_no_page_given_up_while_mapped(alloc), at_end=True)
     watch = functools.partial(_installed_page_objects, alloc)
-    invariant("binder-pages-match-mdata", lambda: check_pages_match_mdata(alloc), watch=watch)
+    invariant("binder-pages-match-mdata", lambda: check_pages_match_mdata(alloc), watch=watch,
+              lock_classes=())
     invariant("binder-lru-iff-installed-and-free",
-              lambda: check_lru_iff_installed_and_free(alloc), watch=watch)
+              lambda: check_lru_iff_installed_and_free(alloc), watch=watch, lock_classes=())
     invariant("binder-page-references-balanced",
               lambda: check_page_references_balanced(alloc), at_end=True)
     # the kzalloc pool points at mdata that point back at their alloc: unlink at the end
