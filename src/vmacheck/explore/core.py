@@ -9,13 +9,13 @@ that thread's local code up to its next op.  The executor knows nothing of the k
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from vmacheck.explore import memory as _memory
 from vmacheck.explore import ops as _ops
-from vmacheck.explore.checking import Checking, _Watch
+from vmacheck.explore.checking import _Watch
+from vmacheck.explore.ending import Ending
 from vmacheck.explore.findings import RawFinding
 from vmacheck.explore.ops import (
     Allocation,
@@ -40,7 +40,6 @@ from vmacheck.explore.state import (
     _await_stack,
     _exc_location,
     _exc_stack,
-    _find_cycle,
     _is_null_deref,
     _thread_spec,
 )
@@ -56,7 +55,7 @@ __all__ = [
 ]
 
 
-class Execution(Checking):
+class Execution(Ending):
     """Runs one interleaving of a model; the scheduler picks which thread steps next."""
 
     check_every_step = False
@@ -403,78 +402,3 @@ class Execution(Checking):
         if t.atomic:
             self.report("resource-leak",
                         f"{t.name} exited in atomic context ({', '.join(t.atomic)})", t.tid)
-
-    # -- end of an execution -----------------------------------------------------------------
-    def check_deadlock(self) -> bool:
-        """Report threads stuck in a wait-for cycle (even while others still run)."""
-        blocked = {t.tid for t in self.threads
-                   if t.live and t.pending is not None and t.pending.blocking
-                   and not t.pending.enabled(self, t.tid)}
-        if len(blocked) == 0:
-            return False
-        graph = {tid: self.threads[tid].pending.waits_for(self, tid)  # type: ignore[union-attr]
-                 for tid in blocked}
-        cycle = _find_cycle(graph)
-        if cycle is None:
-            return False
-        key = frozenset(cycle)
-        if key in self._deadlock_reported:
-            return True
-        self._deadlock_reported.add(key)
-        parts = [f"{self.threads[a].name} waits for {self.threads[b].name} "
-                 f"({self.threads[a].pending.describe()})"  # type: ignore[union-attr]
-                 for a, b in zip(cycle, cycle[1:] + cycle[:1], strict=True)]
-        self.report("deadlock", "wait-for cycle: " + "; ".join(parts), cycle[0],
-                    extra={"cycle": [self.threads[c].name for c in cycle]})
-        return True
-
-    def finish(self) -> None:
-        """Called once when no thread can step: classify stuck threads, run end checks."""
-        self.activate()
-        stuck = [t for t in self.threads if t.live]
-        # threads stuck behind a thread that died (BUG_ON, exception) are not a new finding
-        if stuck and not self.truncated and not self.check_deadlock() \
-                and not any(t.dead for t in self.threads):
-            names = ", ".join(f"{t.name} ({t.pending.describe() if t.pending else '?'})"
-                              for t in stuck)
-            self.report("deadlock", f"no thread can run; blocked: {names}", stuck[0].tid)
-        if not self.abandoned:  # an abandoned prefix never reached the end: no end checks
-            self._check_invariants(None, at_end=True)
-
-    def close(self, forget: bool = True) -> None:
-        """Close the coroutines of threads left suspended (an execution cut short, stuck
-        threads), each from its outermost coroutine inward, once nothing more is read from
-        them.  Left to the garbage collector, an inner coroutine may be finalised first and
-        drop the last reference to its outer one, whose own finalisation then finds the
-        inner one still executing ("coroutine already executing", printed on stderr).
-
-        Then (unless ``forget`` is false: the caller hands model objects on) the shared
-        objects forget their values and the closers run: a model's objects
-        point at each other (a VMA at its mm, the mm at its VMA tree), and unlinked they are
-        freed as soon as the execution is, instead of by a cyclic garbage collection, which
-        also traverses every live object of the next executions."""
-        for t in self.threads:
-            if t.coro is not None and not t.done:
-                t.coro.close()
-        if not forget:
-            return
-        for obj in self.objects:
-            obj.forget()
-        for fn in self.closers:
-            try:
-                fn()
-            except Exception as err:  # the execution is reported already: say it, go on
-                warnings.warn(f"at_close function {getattr(fn, '__qualname__', fn)} raised "
-                              f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=1)
-
-    def outcome(self) -> str:
-        self.activate()
-        parts = list(self.labels)
-        for fn in self.outcome_fns:
-            try:
-                value = fn()
-            except Exception as err:
-                value = f"<outcome raised {type(err).__name__}: {err}>"
-            if value is not None:
-                parts.append(str(value))
-        return "; ".join(parts)
