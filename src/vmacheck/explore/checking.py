@@ -115,7 +115,10 @@ class Checking(Locating):
                 if classes is None:
                     epoch: tuple[int, ...] = any_epoch
                 else:  # only the holds of these classes count
-                    epoch = (self.liveness, n, sum(counts.get(c, 0) for c in classes))
+                    held = 0
+                    for c in classes:
+                        held += counts.get(c, 0)
+                    epoch = (self.liveness, n, held)
                 w.hit = w.epoch != epoch or every or not w.oids.isdisjoint(wrote)
                 if w.hit:  # what it watches may have changed too (a page now installed)
                     w.epoch = epoch

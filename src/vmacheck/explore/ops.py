@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Coroutine, Generator
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
-from vmacheck.explore.state import _ENGINE_CODE, ThreadState, _is_engine
+from vmacheck.explore.state import _ENGINE_CODE, ThreadState, _is_engine, _line_at
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
@@ -129,7 +130,7 @@ class Op:
     ``execute`` applies the effect and returns the value the awaiting thread receives.
     """
 
-    __slots__ = ("await_site",)
+    __slots__ = ("await_code", "await_lasti")
     blocking = False
     sleeps = False
     weak_aware = False
@@ -191,8 +192,21 @@ class Op:
             if not e:
                 break
             f = f.f_back
-        self.await_site = None if f is None else (f.f_code, f.f_lineno)
+        if f is not None:  # the line is worked out only when asked (await_site)
+            self.await_code = f.f_code
+            self.await_lasti = f.f_lasti
         return (yield self)
+
+    @property
+    def await_site(self) -> tuple[CodeType, int] | None:
+        """Where the op was awaited: the innermost model frame's code and line (None when
+        not noted: the execution notes sites itself, or has no per-step checks)."""
+        try:
+            code = self.await_code
+            lasti = self.await_lasti
+        except AttributeError:
+            return None
+        return code, _line_at(code, lasti)
 
 
 class _Free(Op):

@@ -120,6 +120,15 @@ def _is_engine(code: CodeType) -> bool:
     return e
 
 
+def _line_at(code: CodeType, lasti: int) -> int:
+    """The source line of the instruction at byte offset ``lasti`` of ``code`` (what a frame
+    stopped there gives as ``f_lineno``)."""
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
 def _await_stack(coro: Any) -> tuple[tuple[CodeType, int], ...]:
     """The model frames of a suspended thread, outermost first, as (code, line) pairs: its
     call stack where it awaits its pending op (no Location objects; engine frames skipped).
