@@ -3,6 +3,7 @@
 from vmacheck.explore.api import MODES, Progress, explore
 from vmacheck.explore.core import Allocation, Execution, Op, Shared, current
 from vmacheck.explore.findings import FINDING_KINDS, Finding, Location, Outcome, Result
+from vmacheck.explore.lazy import lazy_field, make_fields
 from vmacheck.explore.memory import MEMORY_MODELS
 from vmacheck.explore.primitives import (
     BUG_ON,
@@ -80,7 +81,9 @@ __all__ = [
     "invariant",
     "join",
     "label",
+    "lazy_field",
     "loop_begin",
+    "make_fields",
     "outcome",
     "parse_schedule",
     "parse_schedule_choices",

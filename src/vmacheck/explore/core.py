@@ -79,6 +79,7 @@ class Execution(Ending):
         """The weak memory state (None under sequential consistency)."""
         self.serial = next(_SERIAL)
         self.objects: list[Shared] = []
+        """The shared objects by id (an id reserved for an object not made yet: None)."""
         self.threads: list[ThreadState] = []
         self.events: list[Event] = []
         self.findings: list[RawFinding] = []
@@ -153,6 +154,15 @@ class Execution(Ending):
     def register(self, obj: Shared) -> int:
         self.objects.append(obj)
         return len(self.objects) - 1
+
+    def reserve(self, n: int) -> int:
+        """Reserve ``n`` consecutive object ids for shared objects made later (a
+        :class:`~vmacheck.explore.lazy.lazy_field` makes its object when first read); returns
+        the first.  Ids reserved while the model is built are the same in every execution,
+        however late the objects are made."""
+        base = len(self.objects)
+        self.objects.extend([None] * n)  # type: ignore[list-item]
+        return base
 
     # -- nondeterministic choices (called from Op.execute) ----------------------------------
     def choose(self, tid: int, n: int, what: str) -> int:

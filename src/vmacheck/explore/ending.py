@@ -90,7 +90,8 @@ class Ending(Checking):
         if not forget:
             return
         for obj in self.objects:
-            obj.forget()
+            if obj is not None:  # None: an id reserved for an object never made
+                obj.forget()
         for fn in self.closers:
             try:
                 fn()

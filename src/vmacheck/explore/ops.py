@@ -56,7 +56,7 @@ class Shared:
     __slots__ = ("alloc", "ghost", "name", "oid", "version")
 
     def __init__(self, name: str, alloc: Allocation | None = None, *,
-                 ghost: bool = False) -> None:
+                 ghost: bool = False, oid: int | None = None) -> None:
         self.name = name
         self.alloc = alloc
         self.version = 0
@@ -65,8 +65,12 @@ class Shared:
         if ex is None:
             current()  # raises: no running execution
         objects = ex.objects  # type: ignore[union-attr]  # Execution.register, inlined
-        self.oid = len(objects)
-        objects.append(self)
+        if oid is None:
+            self.oid = len(objects)
+            objects.append(self)
+        else:  # an id reserved earlier (Execution.reserve)
+            _fill(objects, oid, self)
+            self.oid = oid
 
     def fp(self, write: bool) -> Footprint:
         """Footprint of one access to this object (plus a read of its allocation)."""
@@ -95,8 +99,8 @@ class Allocation(Shared):
 
     __slots__ = ("allocated_by", "freed", "freed_by")
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, *, oid: int | None = None) -> None:
+        super().__init__(name, oid=oid)
         self.freed = False
         ex = current()
         self.allocated_by = ex.site() if ex.record else None
@@ -117,6 +121,13 @@ class Allocation(Shared):
         if self.freed_by is not None:
             out["freed_by"] = self.freed_by
         return out
+
+
+def _fill(objects: list[Any], oid: int, obj: Shared) -> None:
+    """Put ``obj`` at its reserved id ``oid`` (see ``Execution.reserve``)."""
+    if not 0 <= oid < len(objects) or objects[oid] is not None:
+        raise RuntimeError(f"object id {oid} of {obj.name} was not reserved, or is taken")
+    objects[oid] = obj
 
 
 class Op:

@@ -15,7 +15,7 @@ from typing import Any
 from vmacheck.explore import ops as _ops
 from vmacheck.explore.core import Execution
 from vmacheck.explore.memory import LOAD_MODES, RMW_MODES, STORE_MODES
-from vmacheck.explore.ops import Footprint, Op, Shared, current
+from vmacheck.explore.ops import Footprint, Op, Shared, _fill, current
 from vmacheck.explore.weak_ops import weak_execute
 
 # --------------------------------------------------------------------------- variables
@@ -36,7 +36,7 @@ class Var(Shared):
     __slots__ = ("_value",)
 
     def __init__(self, name: str, value: Any = None, alloc: Any = None, *,
-                 ghost: bool = False) -> None:
+                 ghost: bool = False, oid: int | None = None) -> None:
         # Shared.__init__, inlined: models build hundreds of variables per execution
         self.name = name
         self.alloc = alloc
@@ -46,8 +46,12 @@ class Var(Shared):
         if ex is None:
             current()  # raises: no running execution
         objects = ex.objects  # type: ignore[union-attr]
-        self.oid = len(objects)
-        objects.append(self)
+        if oid is None:
+            self.oid = len(objects)
+            objects.append(self)
+        else:  # an id reserved earlier (Execution.reserve)
+            _fill(objects, oid, self)
+            self.oid = oid
         self._value = value
 
     def snapshot(self) -> object:

@@ -2,8 +2,10 @@
 
 Models ``include/linux/mm_types.h`` (the structures), the ``vm_area_struct`` slab of
 ``mm/vma_init.c`` (``vm_area_cachep``, SLAB_TYPESAFE_BY_RCU since 6.15, commit 3104138517fc)
-and the page allocator's pool.  Every object the model can ever use is created when the model
-is built (:func:`boot`), so that object identities do not depend on the schedule:
+and the page allocator's pool.  Every object the model can ever use gets its identity when the
+model is built (:func:`boot`), so that identities do not depend on the schedule; the shared
+fields of slab slots, VMA lives and pages are made when first used, with ids reserved then
+(:class:`~vmacheck.explore.lazy.lazy_field`), since most of them are never used:
 
 * a VMA slab *slot* owns the fields RCU readers may read through a stale pointer
   (``vm_refcnt``, ``vm_lock_seq``, ``vm_mm``, ``vm_start``, ``vm_end``: what ``lock_vma_under_rcu``
@@ -28,6 +30,7 @@ from typing import Any
 
 from vmacheck.explore import Allocation, RwSem, Var, at_close, current
 from vmacheck.explore.core import Execution
+from vmacheck.explore.lazy import lazy_field, make_fields
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -139,13 +142,21 @@ class File:
 
 
 class Page:
-    """``struct page``: ``_refcount`` and ``private``; freed when the last reference goes."""
+    """``struct page``: ``_refcount`` and ``private``; freed when the last reference goes.
+    Its shared fields are made when first used (``lazy_field``: most pages of the pool are
+    never allocated in an execution)."""
+
+    alloc = lazy_field(0, lambda p, oid: Allocation(p.name, oid=oid))
+    _refcount = lazy_field(1, lambda p, oid: Var(f"{p.name}._refcount", 1, alloc=p.alloc,
+                                                 oid=oid))
+    private = lazy_field(2, lambda p, oid: Var(f"{p.name}.private", None, alloc=p.alloc,
+                                               oid=oid))
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self.alloc = Allocation(f"page{index}")
-        self._refcount = Var(f"page{index}._refcount", 1, alloc=self.alloc)
-        self.private = Var(f"page{index}.private", None, alloc=self.alloc)
+        self.name = f"page{index}"
+        self._oid_base = current().reserve(3)
+        make_fields(self)
 
     def __repr__(self) -> str:
         return f"page{self.index}"
@@ -153,17 +164,23 @@ class Page:
 
 class VmaSlot:
     """One object of the ``vm_area_cachep`` slab: the fields that stay readable under RCU
-    after a free (the slab is SLAB_TYPESAFE_BY_RCU), shared by all its generations."""
+    after a free (the slab is SLAB_TYPESAFE_BY_RCU), shared by all its generations.  Its
+    shared fields, and those of its lives, are made when first used (``lazy_field``: most
+    slots are never allocated in an execution)."""
+
+    vm_refcnt = lazy_field(0, lambda s, oid: Var(f"{s.name}.vm_refcnt", 0, oid=oid))
+    vm_lock_seq = lazy_field(1, lambda s, oid: Var(f"{s.name}.vm_lock_seq", UINT_MAX, oid=oid))
+    vm_mm = lazy_field(2, lambda s, oid: Var(f"{s.name}.vm_mm", None, oid=oid))
+    vm_start = lazy_field(3, lambda s, oid: Var(f"{s.name}.vm_start", 0, oid=oid))
+    vm_end = lazy_field(4, lambda s, oid: Var(f"{s.name}.vm_end", 0, oid=oid))
+    model_dup_mmap = lazy_field(5, lambda s, oid: Var(f"{s.name}.model:dup_mmap copying",
+                                                      False, oid=oid))
 
     def __init__(self, index: int, generations: int) -> None:
         self.index = index
-        tag = f"vma{index}"
-        self.vm_refcnt = Var(f"{tag}.vm_refcnt", 0)
-        self.vm_lock_seq = Var(f"{tag}.vm_lock_seq", UINT_MAX)
-        self.vm_mm = Var(f"{tag}.vm_mm", None)
-        self.vm_start = Var(f"{tag}.vm_start", 0)
-        self.vm_end = Var(f"{tag}.vm_end", 0)
-        self.model_dup_mmap = Var(f"{tag}.model:dup_mmap copying", False)
+        self.name = f"vma{index}"
+        self._oid_base = current().reserve(6)
+        make_fields(self)
         self.lives = [VmAreaStruct(self, g) for g in range(generations)]
         self.current: VmAreaStruct | None = None
         """The life the slot's memory holds now: what any pointer to the slot points to."""
@@ -176,19 +193,21 @@ class VmAreaStruct:
     is published, constant afterwards); lockless readers must use ``slot.vm_mm`` instead.
     """
 
+    alloc = lazy_field(0, lambda v, oid: Allocation(v.name, oid=oid))
+    vm_flags = lazy_field(1, lambda v, oid: _payload(v, oid, "vm_flags", 0))
+    vm_page_prot = lazy_field(2, lambda v, oid: _payload(v, oid, "vm_page_prot", None))
+    vm_pgoff = lazy_field(3, lambda v, oid: _payload(v, oid, "vm_pgoff", 0))
+    anon_vma = lazy_field(4, lambda v, oid: _payload(v, oid, "anon_vma", None))
+    vm_ops = lazy_field(5, lambda v, oid: _payload(v, oid, "vm_ops", None))
+    vm_file = lazy_field(6, lambda v, oid: _payload(v, oid, "vm_file", None))
+    vm_private_data = lazy_field(7, lambda v, oid: _payload(v, oid, "vm_private_data", None))
+
     def __init__(self, slot: VmaSlot, generation: int) -> None:
         self.slot = slot
         self.generation = generation
-        tag = f"vma{slot.index}" + (f"'{generation}" if generation else "")
-        self.name = tag
-        self.alloc = Allocation(tag)
-        self.vm_flags = Var(f"{tag}.vm_flags", 0, alloc=self.alloc)
-        self.vm_page_prot = Var(f"{tag}.vm_page_prot", None, alloc=self.alloc)
-        self.vm_pgoff = Var(f"{tag}.vm_pgoff", 0, alloc=self.alloc)
-        self.anon_vma = Var(f"{tag}.anon_vma", None, alloc=self.alloc)
-        self.vm_ops = Var(f"{tag}.vm_ops", None, alloc=self.alloc)
-        self.vm_file = Var(f"{tag}.vm_file", None, alloc=self.alloc)
-        self.vm_private_data = Var(f"{tag}.vm_private_data", None, alloc=self.alloc)
+        self.name = f"vma{slot.index}" + (f"'{generation}" if generation else "")
+        self._oid_base = current().reserve(8)
+        make_fields(self)
         self.vm_mm: MmStruct | None = None
 
     # the RCU-readable fields live in the slot
@@ -225,6 +244,11 @@ class VmAreaStruct:
 
     def __repr__(self) -> str:
         return self.name
+
+
+def _payload(vma: VmAreaStruct, oid: int, field: str, initial: Any) -> Var:
+    """A payload field of ``vma`` (dies with its memory), made on first use."""
+    return Var(f"{vma.name}.{field}", initial, alloc=vma.alloc, oid=oid)
 
 
 TreeEntry = tuple[int, int, VmAreaStruct]
