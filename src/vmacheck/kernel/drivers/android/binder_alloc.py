@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vmacheck.explore import WARN_ON, Allocation, Mutex, SpinLock, Var
+from vmacheck.explore import WARN_ON, Allocation, Mutex, SpinLock, Var, current
+from vmacheck.explore.lazy import lazy_field, make_fields
 from vmacheck.kernel.drivers.android import binder_buffers as bb
 from vmacheck.kernel.drivers.android import mm_glue as mmg
 from vmacheck.kernel.include.linux.fault_inject import should_failslab
@@ -38,14 +39,21 @@ class BinderShrinkerMdata:
     The model takes them from a pool built with the model (object identities must not depend
     on the schedule); each is used once, and its fields die with its
     :class:`~vmacheck.Allocation`, so a touch after the ``kfree`` is a use-after-free finding.
+    The shared fields are made when first used (``lazy_field``: most of the pool is never
+    allocated in an execution).
     """
 
+    memory = lazy_field(0, lambda m, oid: Allocation(f"mdata#{m.serial}", oid=oid))
+    page_index = lazy_field(1, lambda m, oid: Var(f"mdata#{m.serial}.page_index", -1,
+                                                  alloc=m.memory, oid=oid))
+    lru_node = lazy_field(2, lambda m, oid: Var(f"mdata#{m.serial}.lru", False,
+                                                alloc=m.memory, oid=oid))
+
     def __init__(self, serial: int) -> None:
-        self.memory = Allocation(f"mdata#{serial}")
         self.serial = serial
+        self._oid_base = current().reserve(3)
+        make_fields(self)
         self.alloc: BinderAlloc | None = None
-        self.page_index = Var(f"mdata#{serial}.page_index", -1, alloc=self.memory)
-        self.lru_node = Var(f"mdata#{serial}.lru", False, alloc=self.memory)
         self.index = -1
 
     def __repr__(self) -> str:
