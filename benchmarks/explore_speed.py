@@ -5,7 +5,8 @@
 The bare run drives the very same model coroutines in the same process with a minimal loop:
 build the model, ``send()`` into each coroutine in turn and execute the op it yields, with no
 bookkeeping at all (no footprints, no events, no findings, no scheduling choices).  Then the
-cost of a step of the kernel models: DPOR over catalogue scenarios (CPU microseconds per step),
+cost of a step of the kernel models: DPOR over catalogue scenarios (CPU microseconds per step,
+fastest of three rounds),
 and a sequential driver (one thread allocating and freeing binder buffers) under
 ``vmacheck.run`` and under ``vmacheck.explore``.  The last line is ``ratio: X`` with
 X = (seconds per DPOR step) / (seconds per bare step), each from its fastest of five rounds
@@ -31,6 +32,8 @@ THREADS = 3
 ROUNDS = 4
 ROUNDS_EACH = 5
 """Turns each of DPOR and the bare loop takes (see :func:`main`)."""
+KERNEL_ROUNDS = 3
+"""Rounds of the kernel scenarios; the fastest is reported (the host's noise only adds)."""
 
 
 def speed_model() -> list[Any]:
@@ -101,22 +104,28 @@ KERNEL_SCENARIOS = ("binder-reclaim-readopt", "binder-shrink-fork", "binder-inst
                     "mm-munmap-waits-for-vma-reader")
 
 
-def kernel_us_per_step(executions: int) -> tuple[float, int]:
+def kernel_us_per_step(executions: int,
+                       rounds: int = KERNEL_ROUNDS) -> tuple[float, int, float]:
     """CPU microseconds per DPOR step over :data:`KERNEL_SCENARIOS` (each at most
-    ``executions`` executions, no minimising), and the number of steps.  Each scenario runs
-    one execution first, untimed, so that module imports are not counted as steps."""
+    ``executions`` executions, no minimising) in the fastest of ``rounds`` identical rounds,
+    the number of steps of a round, and the slowest round's figure.  Each scenario runs one
+    execution first, untimed, so that module imports are not counted as steps."""
     from vmacheck.scenarios import catalogue
 
-    steps = 0
-    cpu = 0.0
     for name in KERNEL_SCENARIOS:  # imports and first-call costs are not steps
         catalogue.run(name, max_executions=1, minimise=False)
-    for name in KERNEL_SCENARIOS:
-        start = time.process_time()
-        r = catalogue.run(name, max_executions=executions, minimise=False)
-        cpu += time.process_time() - start
-        steps += r.steps
-    return cpu / steps * 1e6, steps
+    figures = []
+    steps = 0
+    for _ in range(rounds):
+        steps = 0
+        cpu = 0.0
+        for name in KERNEL_SCENARIOS:
+            start = time.process_time()
+            r = catalogue.run(name, max_executions=executions, minimise=False)
+            cpu += time.process_time() - start
+            steps += r.steps
+        figures.append(cpu / steps * 1e6)
+    return min(figures), steps, max(figures)
 
 
 def sequential_driver(rounds: int = 40) -> Callable[[], list[Any]]:
@@ -208,9 +217,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{rw.steps} steps, {rw_s:.2f} s)")
     print(f"bare:        {bare_steps / bare_s:>12,.0f} steps/s  ({bare_steps} steps, "
           f"{bare_s:.2f} s; fastest round {1 / per_bare:,.0f})")
-    kernel_us, kernel_steps = kernel_us_per_step(args.kernel_executions)
-    print(f"kernel scenarios: {kernel_us:.1f} us per step (DPOR, CPU time, {kernel_steps} steps "
-          f"over {', '.join(KERNEL_SCENARIOS)})")
+    kernel_us, kernel_steps, slowest = kernel_us_per_step(args.kernel_executions)
+    print(f"kernel scenarios: {kernel_us:.1f} us per step (DPOR, CPU time, fastest of "
+          f"{KERNEL_ROUNDS} rounds, slowest {slowest:.1f}; {kernel_steps} steps over "
+          f"{', '.join(KERNEL_SCENARIOS)})")
     run_us, explore_us, driver_steps = run_vs_explore(args.seconds)
     print(f"sequential driver ({driver_steps} steps): run {run_us:.1f} us per step, explore "
           f"{explore_us:.1f} us per step, explore/run {explore_us / run_us:.1f}")
