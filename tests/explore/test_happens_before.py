@@ -56,3 +56,15 @@ def test_truncated_state_is_independent_of_the_original() -> None:
     for ev in ex.events[len(ex.events) // 2:]:
         cut.on_step(ex, ev)
     assert _state(hb) == before
+
+
+@pytest.mark.parametrize(("name", "model"), MODELS, ids=[m[0] for m in MODELS])
+def test_truncate_in_place_equals_truncated(name: str, model: Model) -> None:
+    for seed in range(3):
+        ex, _ = _random_run(model, seed)
+        for r in range(0, len(ex.events) + 1, 3):
+            _, hb = _random_run(model, seed)  # the same run: a fresh state to cut
+            expected = _state(hb.truncated(r, ex.events))
+            hb.truncate(r, ex.events)
+            assert _state(hb) == expected, (name, seed, r)
+            assert hb.races == [] and hb.blocked_races == []

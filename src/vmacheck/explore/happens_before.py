@@ -142,6 +142,52 @@ class HappensBefore:
                 hb.thread_seq[ev.spawned] = 0
         return hb
 
+    def truncate(self, r: int, events: list[Event]) -> None:
+        """:meth:`truncated` in place: for the explorer, which has no use for the longer
+        state once the next execution starts (no list is copied; the histories lose their
+        entries from step ``r`` on)."""
+        del self.clocks[r:]
+        del self.seq[r:]
+        hist = self.hist
+        lastw = self.lastw
+        gone: list[int] = []
+        for oid, h in hist.items():
+            n = len(h)
+            k = n
+            while k and h[k - 1][0] >= r:
+                k -= 1
+            if k == n:
+                continue
+            if not k:
+                gone.append(oid)
+                continue
+            del h[k:]
+            if lastw.get(oid, -1) >= k:  # its last write went: the last one before it
+                for j in range(k - 1, -1, -1):
+                    if h[j][1]:
+                        lastw[oid] = j
+                        break
+                else:
+                    del lastw[oid]
+        for oid in gone:
+            del hist[oid]
+            lastw.pop(oid, None)
+        self.races = []
+        self.blocked_races = []
+        clocks = self.clocks
+        seq = self.seq
+        thread_clock: dict[int, list[int]] = {}
+        thread_seq: dict[int, int] = {}
+        for idx in range(r):
+            ev = events[idx]
+            thread_clock[ev.tid] = clocks[idx]
+            thread_seq[ev.tid] = seq[idx]
+            if ev.spawned >= 0:
+                thread_clock[ev.spawned] = clocks[idx].copy()
+                thread_seq[ev.spawned] = 0
+        self.thread_clock = thread_clock
+        self.thread_seq = thread_seq
+
     def on_pending(self, ex: Execution, p: int) -> None:
         """At the end of an execution, race thread ``p``'s pending, disabled op (a lock that
         never got its grant, e.g. in a deadlock) against the earlier steps it conflicts with,

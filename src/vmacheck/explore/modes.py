@@ -88,7 +88,11 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
         if REPLAY_QUIET and prev is not None and 0 < replay_len <= len(prev[0].events):
             first_failed = min(prev[0].check_failed_at, default=replay_len + 1)
             quiet = max(0, min(replay_len, first_failed - 1))
-        hb = prev[1].truncated(quiet, prev[0].events) if quiet and prev else HappensBefore()
+        if quiet and prev:
+            hb = prev[1]  # the last execution's, cut to the quiet prefix (nothing else reads it)
+            hb.truncate(quiet, prev[0].events)
+        else:
+            hb = HappensBefore()
 
         def choose(ex: Execution, en: list[int], depth: int) -> int | None:
             nonlocal blocked
