@@ -231,8 +231,11 @@ def analyse_races(stack: list[PrefixNode], hb: HappensBefore, ex: Execution, *,
     races.extend((e, n, p, fp) for e, p, fp in hb.blocked_races)
     if not races:
         return 0
-    steps: list[tuple[int, Footprint]] = []  # each event's (thread, footprint), interned
-    for ev in events:
+    # each event's (thread, footprint), interned, from the first one a sequence can hold on
+    lo = min(e for e, _, _, _ in races) + 1
+    steps: list[tuple[int, Footprint]] = [(-1, ())] * lo
+    for x in range(lo, n):
+        ev = events[x]
         pair = (ev.tid, ev.fp)
         steps.append(pairs.setdefault(pair, pair))
     for e, e2, p, fp in races:

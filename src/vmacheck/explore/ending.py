@@ -8,7 +8,7 @@ execution's state it reads is declared here.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, cast
 
 from vmacheck.explore.checking import Checking
@@ -35,12 +35,17 @@ class Ending(Checking):
         (defined by :class:`~vmacheck.explore.core.Execution`)."""
         raise NotImplementedError
 
-    def check_deadlock(self) -> bool:
-        """Report threads stuck in a wait-for cycle (even while others still run)."""
+    def check_deadlock(self, enabled: Collection[int] | None = None) -> bool:
+        """Report threads stuck in a wait-for cycle (even while others still run).
+        ``enabled``: the threads that can step now, when the caller knows them."""
         ex = cast("Execution", self)
-        blocked = {t.tid for t in self.threads
-                   if t.live and t.pending is not None and t.pending.blocking
-                   and not t.pending.enabled(ex, t.tid)}
+        if enabled is None:
+            blocked = {t.tid for t in self.threads
+                       if t.live and t.pending is not None and t.pending.blocking
+                       and not t.pending.enabled(ex, t.tid)}
+        else:
+            blocked = {t.tid for t in self.threads
+                       if t.pending is not None and t.tid not in enabled and t.live}
         if len(blocked) == 0:
             return False
         graph = {tid: self.threads[tid].pending.waits_for(ex, tid)  # type: ignore[union-attr]

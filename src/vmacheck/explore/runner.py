@@ -78,7 +78,7 @@ def run_one(
         if not en:
             break
         if stuck:
-            ex.check_deadlock()
+            ex.check_deadlock(en)
         if len(sched) >= max_steps:
             ex.report("step-limit",
                       f"execution exceeded {max_steps} steps (possible livelock)",
