@@ -122,7 +122,7 @@ class Checking(Locating):
                 w.hit = w.epoch != epoch or every or not w.oids.isdisjoint(wrote)
                 if w.hit:  # what it watches may have changed too (a page now installed)
                     w.epoch = epoch
-                    w.oids = frozenset(obj.oid for obj in w.fn())
+                    w.oids = frozenset([obj.oid for obj in w.fn()])
         for name, check, reads, watch in self._step_checks:
             if reads is not None:
                 if not (every or not reads.isdisjoint(wrote)):

@@ -239,7 +239,9 @@ class Execution(Ending):
         _ops._CURRENT = self
         fp = op.footprint(self, tid)
         objs = self.objects
-        quiet = len(self.events) < self.quiet_until
+        events = self.events
+        index = len(events)
+        quiet = index < self.quiet_until
         snapl: list[object] | None = [] if self.listener is not None and not quiet else None
         wrote: list[int] = []
         for oid, w in fp:
@@ -260,12 +262,12 @@ class Execution(Ending):
                         snapl.append(self._observer.snapshot())
                     wrote.append(self._observer.oid)
                     break
-        event = Event(len(self.events), tid, fp, op, () if snapl is None else tuple(snapl))
+        event = Event(index, tid, fp, op, () if snapl is None else tuple(snapl))
         if self.record:
             self._record(t, op, fp)
         # where the op is awaited: an invariant this step breaks is reported there
         site = _await_stack(t.coro) if self._step_checks and self.sites and (
-            not quiet or len(self.events) + 1 == self.quiet_until) else None
+            not quiet or index + 1 == self.quiet_until) else None
         self.current_tid = tid
         mem = self.memory
         if mem is not None and not op.weak_aware:
@@ -284,9 +286,9 @@ class Execution(Ending):
         if t.loop_reads is not None:
             for oid, _ in fp:
                 t.loop_reads[oid] = objs[oid].version
-        if isinstance(op, SpawnOp):
+        if op._thread_op and isinstance(op, SpawnOp):
             event.spawned = op.child
-            self.events.append(event)
+            events.append(event)
             t.steps += 1
             if self.listener is not None:
                 self.listener(self, event)
@@ -294,9 +296,9 @@ class Execution(Ending):
             self.bookkeeping += 1
             self.liveness += 1
         else:
-            if isinstance(op, JoinOp):
+            if op._thread_op and isinstance(op, JoinOp):
                 event.joined = op.tid
-            self.events.append(event)
+            events.append(event)
             t.steps += 1
             if self.listener is not None:
                 self.listener(self, event)
@@ -304,7 +306,7 @@ class Execution(Ending):
         if not self._step_checks:
             pass
         elif quiet:
-            if len(self.events) == self.quiet_until:  # the prefix's end: check it all once
+            if index + 1 == self.quiet_until:  # the prefix's end: check it all once
                 self._check_step(tid, site, wrote, force=True)
         elif wrote or self.bookkeeping != self._checked_bookkeeping or self.check_every_step:
             self._check_step(tid, site, wrote)

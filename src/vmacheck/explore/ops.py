@@ -142,6 +142,8 @@ class Op:
     """
 
     __slots__ = ("await_code", "await_lasti")
+    _thread_op = False
+    """True for the ops that start or join threads (the executor treats them apart)."""
     blocking = False
     sleeps = False
     weak_aware = False
@@ -249,6 +251,7 @@ class SpawnOp(Op):
     """Create a thread; its first step happens after this one."""
 
     __slots__ = ("child", "coro", "name")
+    _thread_op = True
 
     def __init__(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
         self.name = name
@@ -306,6 +309,7 @@ class JoinOp(Op):
     """Wait until a thread has finished."""
 
     __slots__ = ("tid",)
+    _thread_op = True
     blocking = True
     sleeps = True
 
