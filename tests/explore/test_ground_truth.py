@@ -115,13 +115,37 @@ class Log:
         self.events.append((tid, k, obj, write))
 
 
-def build(program: list[list[tuple[Any, ...]]], logs: list[Log]) -> Callable[[], list[Any]]:
-    """The program as a model; each run appends a fresh :class:`Log` to ``logs``."""
+class Token:
+    """A model object standing for a number (``boxed`` programs): made anew by every
+    execution, so equal only to itself, as pointers to a model's objects are."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __add__(self, other: int) -> int:
+        return self.k + other
+
+    def __repr__(self) -> str:
+        return str(self.k)
+
+
+def build(program: list[list[tuple[Any, ...]]], logs: list[Log],
+          boxed: bool = False) -> Callable[[], list[Any]]:
+    """The program as a model; each run appends a fresh :class:`Log` to ``logs``.  With
+    ``boxed``, the variables hold :class:`Token` objects of the execution instead of ints (a
+    CAS compares identities, like a pointer compare-and-swap)."""
 
     def model() -> list[Any]:
         log = Log()
         logs.append(log)
-        xs = [vc.Var(f"x{v}", 0) for v in range(NVARS)]
+        tokens = [Token(k) for k in range(16)]
+
+        def val(k: int) -> Any:
+            return tokens[k] if boxed else k
+
+        xs = [vc.Var(f"x{v}", val(0)) for v in range(NVARS)]
         ms = [vc.Mutex(f"m{m}") for m in range(NMUTEXES)]
         seen: list[list[object]] = [[] for _ in program]
 
@@ -150,13 +174,13 @@ def build(program: list[list[tuple[Any, ...]]], logs: list[Log]) -> Callable[[],
                     log.add(tid, x.name, False)
                     seen[tid].append(reg[0])
                 elif kind == "store":
-                    await x.store(item[2])
+                    await x.store(val(item[2]))
                     log.add(tid, x.name, True)
                 elif kind == "inc":
-                    await x.store(reg[0] + 1)
+                    await x.store(val(reg[0] + 1))
                     log.add(tid, x.name, True)
                 else:
-                    ok = await x.cas(item[2], item[3])
+                    ok = await x.cas(val(item[2]), val(item[3]))
                     log.add(tid, x.name, bool(ok))
                     seen[tid].append(ok)
 
@@ -193,10 +217,10 @@ class Naive:
     findings: set[tuple[str, str]]
 
 
-def naive(program: list[list[tuple[Any, ...]]]) -> Naive:
+def naive(program: list[list[tuple[Any, ...]]], boxed: bool = False) -> Naive:
     """Every maximal schedule, by depth-first search; one execution per leaf."""
     logs: list[Log] = []
-    model = build(program, logs)
+    model = build(program, logs, boxed)
     out = Naive(0, set(), set(), set())
     stack: list[tuple[list[int], int]] = []  # runnable threads at each depth, index chosen
     while True:
@@ -228,10 +252,10 @@ def naive(program: list[list[tuple[Any, ...]]]) -> Naive:
         stack.append((en, i + 1))
 
 
-def check(program: list[list[tuple[Any, ...]]]) -> tuple[int, int]:
-    truth = naive(program)
+def check(program: list[list[tuple[Any, ...]]], boxed: bool = False) -> tuple[int, int]:
+    truth = naive(program, boxed)
     logs: list[Log] = []
-    r = vc.explore(build(program, logs), minimise=False, max_steps=1_000)
+    r = vc.explore(build(program, logs, boxed), minimise=False, max_steps=1_000)
     assert r.complete and r.stop_reason == "exhausted"
     assert r.blocked == 0, program
     assert set(r.outcome_labels()) == truth.outcomes, program
@@ -248,6 +272,28 @@ def check(program: list[list[tuple[Any, ...]]]) -> tuple[int, int]:
 @given(programs())
 def test_dpor_matches_naive_enumeration(program: list[list[tuple[Any, ...]]]) -> None:
     check(program)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs())
+def test_dpor_matches_naive_enumeration_on_object_values(
+        program: list[list[tuple[Any, ...]]]) -> None:
+    """The same with values that are objects of each execution: a replayed prefix's
+    snapshots come from an earlier execution, so a CAS's outcome predicted from them must
+    not rest on object identity (``cas_may_succeed``)."""
+    check(program, boxed=True)
+
+
+def test_cas_prediction_compares_plain_values_exactly_and_objects_conservatively() -> None:
+    from vmacheck.explore.primitives import cas_may_succeed
+
+    a, b = Token(1), Token(1)  # "the same" object as two executions made it
+    assert cas_may_succeed(a, b)  # unknown: predicted to write
+    assert cas_may_succeed(a, a)
+    assert not cas_may_succeed(a, None) and not cas_may_succeed(None, a)
+    assert not cas_may_succeed(1, 2) and cas_may_succeed((1, "x"), (1, "x"))
+    assert not cas_may_succeed((1, None), (2, None))
 
 
 # --------------------------------------------------------------------------- fixed cases

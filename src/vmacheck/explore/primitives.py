@@ -93,6 +93,31 @@ class Var(Shared):
         return _rmw(self, "update", fn, None, mode)
 
 
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` is plain data (None, numbers, strings, and tuples and frozensets of
+    them), which compares the same in every execution."""
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def cas_may_succeed(seen: object, expected: object) -> bool:
+    """Whether a compare-and-swap expecting ``expected`` would succeed on the value ``seen``
+    from a snapshot (``Op.footprint_on``).  The snapshot may come from an earlier execution
+    that ran the same step (a replayed prefix takes none), whose model objects are not this
+    one's: two objects that are not plain data are taken as possibly equal, so the CAS is
+    predicted to write (ordered against more steps, never fewer).  Plain values compare
+    exactly."""
+    if seen == expected:
+        return True
+    return not _plain(seen) and not _plain(expected)
+
+
 def _rmw(var: Var, kind: str, a: Any, b: Any, mode: str) -> Op:
     if mode == "mb":
         return _VarOp(var, kind, a, b)
@@ -142,7 +167,7 @@ class _VarOp(Op):
         snap = snaps.get(self.var.oid)
         if self.kind != "cas" or not isinstance(snap, tuple) or current().memory is not None:
             return fp
-        return self.var.fp(snap[0] == self.a)
+        return self.var.fp(cas_may_succeed(snap[0], self.a))
 
     def execute(self, ex: Execution, tid: int) -> Any:
         if ex.memory is not None:
