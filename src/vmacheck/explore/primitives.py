@@ -51,7 +51,6 @@ class Var(Shared):
             objects.append(self)
         else:  # an id reserved earlier (Execution.reserve)
             _fill(objects, oid, self)
-            self.oid = oid
         self._value = value
 
     def snapshot(self) -> object:
