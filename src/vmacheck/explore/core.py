@@ -73,6 +73,7 @@ class Execution(Ending):
         values: ValueChooser | None = None,
         memory_model: str | None = None,
         sites: bool = True,
+        quiet_until: int = 0,
     ) -> None:
         mm = _memory.active_memory_model() if memory_model is None else memory_model
         self.memory = None if mm == "sc" else _memory.WeakMemory()
@@ -113,10 +114,11 @@ class Execution(Ending):
         """Note where each step's op is awaited, so that an invariant it breaks is located
         there (off: located where the thread stopped after the step; for cheap runs that
         repeat themselves with sites on when an invariant fires)."""
-        self.quiet_until = 0
+        self.quiet_until = quiet_until
         """Steps below this index replay a prefix the explorer ran (and checked) before: they
         take no snapshots for race detection and run no per-step checks; after the last of
-        them every per-step check runs once."""
+        them every per-step check runs once.  With a quiet prefix the checks do not run on
+        the initial state either (they passed there in the run replayed)."""
         self.partly_located = False
         """Some failed per-step check is located by its innermost frame only (``sites``
         off): its whole stack needs a run with sites on."""
@@ -144,7 +146,8 @@ class Execution(Ending):
             raise ValueError("the model returned no threads")
         for t in list(self.threads):
             self._advance(t, None, None)
-        self._check_invariants(None, at_end=False)
+        if not quiet_until:
+            self._check_invariants(None, at_end=False)
 
     def activate(self) -> None:
         """Make this the execution that primitives, checks and outcome functions refer to."""
@@ -193,10 +196,20 @@ class Execution(Ending):
     def hold(self, tid: int, key: object, desc: str, lock_class: str | None = None,
              trylock: bool = False) -> None:
         t = self.threads[tid]
-        site = self.site_of(tid)
         if lock_class is not None and self.lockdep is not None and not trylock:
             self.lockdep.acquire(self, t, lock_class, desc)
-        t.held.append(Held(key, desc, lock_class, site))
+        op = t.pending
+        if (op is not None and not self._in_thread_code and self.current_tid == tid
+                and not self.sites and self._step_checks):
+            # taken by the op the thread is executing, which noted where it was awaited
+            # (Op.__await__): the innermost model frame, as site_of finds it
+            try:
+                held = Held(key, desc, lock_class, (op.await_code, op.await_lasti), True)
+            except AttributeError:  # no model frame awaited it
+                held = Held(key, desc, lock_class, self.site_of(tid))
+        else:
+            held = Held(key, desc, lock_class, self.site_of(tid))
+        t.held.append(held)
         self.bookkeeping += 1
         counts = self.class_holds
         counts[lock_class] = counts.get(lock_class, 0) + 1

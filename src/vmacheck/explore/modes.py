@@ -97,7 +97,6 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
         def choose(ex: Execution, en: list[int], depth: int) -> int | None:
             nonlocal blocked
             if depth == 0:
-                ex.quiet_until = quiet
                 now = (tuple(t.name for t in ex.threads), len(ex.objects))
                 if st.shape is None:
                     st.shape = now
@@ -176,7 +175,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
         # invariant sites are not noted on the way (a walk of the coroutine chain per step);
         # an execution whose invariant fired is run again below to locate it exactly
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
-                               lockdep=lockdep, values=values, sites=False)
+                               lockdep=lockdep, values=values, sites=False, quiet_until=quiet)
         if not blocked:
             # a thread left waiting at the end races with the step that disabled it (an
             # execution cut by the step limit is taken as it is: its runnable threads' next
@@ -217,15 +216,8 @@ def _located(model: Model, ex: Execution, sched: list[int], max_steps: int,
     first time); there every check runs, then the run goes on as usual.  (Lock-order edges
     were recorded by the first run; this one has no lockdep.)"""
     first = min(ex.check_failed_at, default=0)
-    follow_sched = follow(sched, stop=blocked)
-
-    def choose(again: Execution, en: list[int], depth: int) -> int | None:
-        if depth == 0:
-            again.quiet_until = first
-        return follow_sched(again, en, depth)
-
-    again, _, _ = run_one(model, choose, max_steps=max_steps,
-                          values=by_step(dict(ex.choices)))
+    again, _, _ = run_one(model, follow(sched, stop=blocked), max_steps=max_steps,
+                          values=by_step(dict(ex.choices)), quiet_until=first)
     again.truncated = ex.truncated
     again.abandoned = ex.abandoned
     return again

@@ -53,12 +53,15 @@ def run_one(
     lockdep: Any = None,
     values: ValueChooser | None = None,
     sites: bool = True,
+    quiet_until: int = 0,
 ) -> tuple[Execution, list[int], bool]:
     """Run one execution to its end.  Returns it, its schedule, and whether the chooser gave
     up (returned None, e.g. a sleep-set-blocked state).  ``values`` picks the value of each
-    nondeterministic choice (the first value when None); ``ex.choices`` records them."""
+    nondeterministic choice (the first value when None); ``ex.choices`` records them.
+    ``quiet_until``: the steps before it replay a prefix run and checked before
+    (:attr:`Execution.quiet_until`)."""
     ex = Execution(model, max_steps=max_steps, record=record, listener=listener,
-                   lockdep=lockdep, values=values, sites=sites)
+                   lockdep=lockdep, values=values, sites=sites, quiet_until=quiet_until)
     sched: list[int] = []
     gave_up = False
     threads = ex.threads

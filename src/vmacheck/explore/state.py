@@ -21,12 +21,23 @@ ENGINE_DIR = __file__.rsplit("/", 1)[0]
 @dataclass(slots=True)
 class Held:
     """A resource a thread holds (a lock, a reference); left held at exit is a leak.
-    ``site`` is where it was taken: the innermost model frame's code and line."""
+    ``taken_at`` is where it was taken: the innermost model frame's code and line, or its
+    code and the byte offset of the instruction (``offset``: the line is worked out only
+    when a report asks, :attr:`site`)."""
 
     key: object
     desc: str
     lock_class: str | None
-    site: tuple[CodeType, int] | None
+    taken_at: tuple[CodeType, int] | None
+    offset: bool = False
+
+    @property
+    def site(self) -> tuple[CodeType, int] | None:
+        """Where the resource was taken: the innermost model frame's code and line."""
+        s = self.taken_at
+        if s is None or not self.offset:
+            return s
+        return s[0], _line_at(s[0], s[1])
 
     @property
     def where(self) -> Location | None:
