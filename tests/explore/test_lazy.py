@@ -128,3 +128,21 @@ def test_an_id_not_reserved_is_an_error() -> None:
 
     with pytest.raises(RuntimeError, match="was not reserved, or is taken"):
         Execution(model)
+
+
+def test_made_tells_a_field_read_from_one_never_read_without_making_it() -> None:
+    MADE.clear()
+
+    def model() -> list[Any]:
+        box = Box("box")
+        assert Box.left.made(box) is None and MADE == []
+        left = box.left
+        assert Box.left.made(box) is left and Box.right.made(box) is None
+        assert MADE == ["box.left"]
+
+        async def t() -> None:
+            await box.left.load()
+
+        return [("t", t())]
+
+    assert vc.run(model).ok

@@ -34,3 +34,27 @@ def test_lazily_made_objects_have_their_eager_ids(name: str) -> None:
     assert None not in names  # a recording run makes every field at set-up
     if name == "binder-reclaim-readopt":  # the spare slab slots and pages are never made
         assert unmade > 100, unmade
+
+
+def test_binder_end_checks_pass_over_pages_never_allocated() -> None:
+    """binder's page-reference check scans the whole page pool at the end of each execution:
+    a page whose fields were never made is passed over, not built."""
+    from vmacheck.kernel.drivers.android.binder_props import page_reference_problems
+    from vmacheck.kernel.include.linux.mm_types import Page, kernel_state
+    from vmacheck.scenarios.binder import binder_world
+
+    def model() -> list[object]:
+        world = binder_world(lru_pages=())
+        assert page_reference_problems(world.alloc) == []
+        pool.extend(kernel_state().pages)
+
+        async def idle() -> None:
+            return None
+
+        return [("idle", idle())]
+
+    pool: list[Page] = []
+    ex = Execution(model)
+    made = [Page.private.made(p) for p in pool]
+    ex.close()
+    assert len(made) > 1 and made == [None] * len(made)

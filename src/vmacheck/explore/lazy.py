@@ -57,6 +57,13 @@ class lazy_field(Generic[S]):
         obj.__dict__[self.name] = value
         return value
 
+    def made(self, obj: object) -> S | None:
+        """``obj``'s object of this field if it was made already, else None (without making
+        it): a field nobody read holds its initial value, so a check that scans many owners
+        (every page of the pool) can pass over those without building their objects."""
+        value: S | None = obj.__dict__.get(self.name)
+        return value
+
 
 def make_fields(obj: object) -> None:
     """Make every lazy field of ``obj`` now, in id order, when the running execution records a

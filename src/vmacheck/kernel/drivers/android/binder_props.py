@@ -39,7 +39,7 @@ from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderShrinkerMdata,
 )
 from vmacheck.kernel.drivers.android.binder_alloc_release import page_counts
-from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, kernel_state
+from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, Page, kernel_state
 from vmacheck.kernel.include.linux.mmap_lock import per_vma_lock
 
 
@@ -134,9 +134,11 @@ def page_reference_problems(alloc: BinderAlloc) -> list[str]:
     installed = set() if alloc.pages_mem.freed else {
         id(v._value) for v in alloc.pages if v._value is not None}
     for page in kernel_state().pages:
-        if page.alloc.freed:
+        # a page whose private was never made holds no mdata (nor was it ever allocated)
+        private = Page.private.made(page)
+        if private is None or page.alloc.freed:
             continue
-        mdata = page.private._value
+        mdata = private._value
         if not isinstance(mdata, BinderShrinkerMdata) or mdata.alloc is not alloc:
             continue
         expected = ptes.get(id(page), 0) + (1 if id(page) in installed else 0)
