@@ -134,6 +134,9 @@ class Execution(Ending):
         self._failed_invariants: set[str] = set()
         self._deadlock_reported: set[frozenset[int]] = set()
         self._explain: dict[str, Callable[[], object]] = {}
+        self.model_state: dict[str, Any] = {}
+        """What a model library keeps for this execution, by the library's own key (the
+        model kernel's state): it lives and dies with the execution."""
         self.closers: list[Callable[[], None]] = []
         """Called by :meth:`close`: model set-up code that links its objects in cycles
         (not through shared variables) unlinks them there."""

@@ -20,7 +20,7 @@ from typing import Any
 from vmacheck.explore import current, hold, invariant, report, unhold
 from vmacheck.explore.core import Execution
 from vmacheck.kernel.include.linux.mm_types import (
-    _STATES,
+    STATE_KEY,
     VM_REFCNT_EXCLUDE_READERS_FLAG,
     KernelState,
     MmStruct,
@@ -124,7 +124,8 @@ def _read_holds(ex: Execution) -> tuple[tuple[int, VmAreaStruct], ...]:
 
 
 def _state_of(ex: Execution) -> KernelState | None:
-    return _STATES.get(ex)
+    state: KernelState | None = ex.model_state.get(STATE_KEY)
+    return state
 
 
 def _write_locked(vma: VmAreaStruct) -> bool:

@@ -18,11 +18,10 @@ thread holds that anon_vma's lock for writing.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from vmacheck.explore import Allocation, RwSem, Var, current, invariant
-from vmacheck.explore.core import Execution, Shared
+from vmacheck.explore.core import Shared
 from vmacheck.kernel.include.linux.atomic import locked_update
 from vmacheck.kernel.include.linux.kernel import might_sleep
 from vmacheck.kernel.include.linux.mm_types import (
@@ -64,12 +63,14 @@ class RmapState:
                         for p in state.pages}
 
 
-_STATES: weakref.WeakKeyDictionary[Execution, RmapState] = weakref.WeakKeyDictionary()
+STATE_KEY = "vmacheck.kernel.rmap"
+"""The key of the anon_vma state in ``Execution.model_state``."""
 
 
 def rmap_state() -> RmapState | None:
     """Model helper: the anon_vma objects of this execution, or None (not set up)."""
-    return _STATES.get(current())
+    state: RmapState | None = current().model_state.get(STATE_KEY)
+    return state
 
 
 def rmap_boot(anon_vmas: int = 2, check: bool = True, at_end: bool = False) -> RmapState:
@@ -82,7 +83,7 @@ def rmap_boot(anon_vmas: int = 2, check: bool = True, at_end: bool = False) -> R
     if ex.current_tid is not None:
         raise RuntimeError("rmap_boot() is for model set-up only")
     state = RmapState(anon_vmas)
-    _STATES[ex] = state
+    ex.model_state[STATE_KEY] = state
     name = "rmap: every mapped anonymous page is found through its anon_vma (mm/rmap.c)"
     if check and at_end:
         invariant(name, lambda: check_rmap_reaches_mapped_pages(state), at_end=True)
@@ -122,7 +123,7 @@ def setup_anon_vma(vma: VmAreaStruct, anon_vma: AnonVma | None = None) -> AnonVm
     """Model set-up (not a kernel function): link a set-up VMA to ``anon_vma`` (a new one from
     the slab if None), as a fault's ``__anon_vma_prepare`` (or a split's ``anon_vma_clone``)
     would have left it."""
-    state = _STATES[current()]
+    state: RmapState = current().model_state[STATE_KEY]
     if anon_vma is None:
         free = state.anon_vma_cachep._value
         anon_vma = free[-1]
@@ -139,7 +140,7 @@ def setup_anon_page(mm: MmStruct, vma: VmAreaStruct, address: int) -> Page:
     from vmacheck.kernel.mm.vma import setup_page
 
     page = setup_page(mm, address)
-    _STATES[current()].mapping[page.index]._value = vma.anon_vma._value
+    current().model_state[STATE_KEY].mapping[page.index]._value = vma.anon_vma._value
     return page
 
 

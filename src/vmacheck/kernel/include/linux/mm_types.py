@@ -23,13 +23,11 @@ Addresses are byte addresses; ``PAGE_SIZE`` is 4096.  Page tables are one
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from vmacheck.explore import Allocation, RwSem, Var, at_close, current
-from vmacheck.explore.core import Execution
 from vmacheck.explore.lazy import lazy_field, make_fields
 
 PAGE_SHIFT = 12
@@ -320,7 +318,8 @@ class KernelState:
         self.runtime_vmas.clear()
 
 
-_STATES: weakref.WeakKeyDictionary[Execution, KernelState] = weakref.WeakKeyDictionary()
+STATE_KEY = "vmacheck.kernel"
+"""The key of the model kernel's state in ``Execution.model_state``."""
 
 
 def boot(vmas: int = 6, generations: int = 2, pages: int = 6, threads: int = 8) -> KernelState:
@@ -330,10 +329,10 @@ def boot(vmas: int = 6, generations: int = 2, pages: int = 6, threads: int = 8) 
     ex = current()
     if ex.current_tid is not None:
         raise RuntimeError("boot() must run while the model is built, not from a thread")
-    if ex in _STATES:
+    if STATE_KEY in ex.model_state:
         raise RuntimeError("the model kernel is already booted")
     state = KernelState(vmas, generations, pages, threads)
-    _STATES[ex] = state
+    ex.model_state[STATE_KEY] = state
     at_close(state.unlink)
     from vmacheck.kernel.checks import register_builtin_checks
 
@@ -344,7 +343,7 @@ def boot(vmas: int = 6, generations: int = 2, pages: int = 6, threads: int = 8) 
 def kernel_state() -> KernelState:
     """Model helper: the model kernel of the running execution (booted with defaults if needed)."""
     ex = current()
-    state = _STATES.get(ex)
+    state: KernelState | None = ex.model_state.get(STATE_KEY)
     if state is None:
         if ex.current_tid is not None:
             raise RuntimeError("the model kernel was not booted: call boot() or create an "
