@@ -230,7 +230,10 @@ class Execution(Ending):
         return False
 
     def holds(self, tid: int, key: object) -> bool:
-        return any(h.key == key for h in self.threads[tid].held)
+        for h in self.threads[tid].held:  # noqa: SIM110 (a generator costs more; asked often)
+            if h.key == key:
+                return True
+        return False
 
     # -- scheduling interface ----------------------------------------------------------------
     def is_enabled(self, tid: int) -> bool:

@@ -270,15 +270,12 @@ class SpinLock(Mutex):
 
 
 class _LockOp(Op):
-    __slots__ = ("kind", "lk")
+    __slots__ = ("blocking", "kind", "lk")
 
     def __init__(self, lk: Mutex, kind: str) -> None:
         self.lk = lk
         self.kind = kind
-
-    @property
-    def blocking(self) -> bool:  # type: ignore[override]
-        return self.kind == "lock"
+        self.blocking = kind == "lock"  # asked before every step the op is pending
 
     @property
     def sleeps(self) -> bool:  # type: ignore[override]

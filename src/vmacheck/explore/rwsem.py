@@ -83,15 +83,12 @@ def _rw_grant_ok(kind: str, tid: int, writer: int | None, readers: tuple[int, ..
 
 
 class _RwOp(Op):
-    __slots__ = ("kind", "sem")
+    __slots__ = ("blocking", "kind", "sem")
 
     def __init__(self, sem: RwSem, kind: str) -> None:
         self.sem = sem
         self.kind = kind
-
-    @property
-    def blocking(self) -> bool:  # type: ignore[override]
-        return self.kind.startswith("grant")
+        self.blocking = kind.startswith("grant")  # asked before every step the op is pending
 
     @property
     def sleeps(self) -> bool:  # type: ignore[override]
