@@ -107,15 +107,31 @@ class KFunc:
     source: str = ""
     module: str = ""
 
+    def __post_init__(self) -> None:
+        # a class of its own, whose __call__ can be bound to the version in force
+        self.__class__ = type("KFunc", (KFunc,), {"__module__": __name__})
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The first call since the selection changed (or :data:`CALLED` was cleared): note it
+        in CALLED and bind the version in force as this function's class's ``__call__``, so
+        that the calls after it go straight to the version (no dispatching frame: a model
+        function is called about once per step).  :func:`_unbind` undoes it."""
         CALLED.add(self.name)
-        version = _ACTIVE.variants.get(self.name, self.default)
-        return self.versions[version](*args, **kwargs)
+        fn = self.versions[_ACTIVE.variants.get(self.name, self.default)]
+        cls = type(self)
+        if cls is not KFunc:
+            cls.__call__ = staticmethod(fn)  # type: ignore[method-assign]
+            _BOUND.append(cls)
+        return fn(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_registered, (self.name,))
 
     def variant(self, version: str, doc: str | None = None) -> Callable[[F], F]:
         """Register another version of this function."""
 
         def register(fn: F) -> F:
+            _unbind()
             self.versions[version] = fn
             self.docs[version] = summary(doc or fn.__doc__)
             with contextlib.suppress(AttributeError):  # an object without a __dict__
@@ -130,9 +146,38 @@ class KFunc:
 
 REGISTRY: dict[str, KFunc] = {}
 
-CALLED: set[str] = set()
+_BOUND: list[type[KFunc]] = []
+"""The classes of the model functions bound to a version since the last :func:`_unbind`."""
+
+
+def _unbind() -> None:
+    """Make every model function dispatch (and note its call in :data:`CALLED`) again: the
+    selection, a function's versions or CALLED changed."""
+    for cls in _BOUND:
+        del cls.__call__
+    _BOUND.clear()
+
+
+def _registered(name: str) -> KFunc:
+    """The model function registered as ``name`` (how a pickled one is restored)."""
+    if name not in REGISTRY:
+        load_kernel()
+    return REGISTRY[name]
+
+
+class _Called(set[str]):
+    """A set of function names whose :meth:`clear` also makes every model function note its
+    next call again."""
+
+    def clear(self) -> None:
+        super().clear()
+        _unbind()
+
+
+CALLED: set[str] = _Called()
 """Names of the versioned functions called since it was last cleared: a run whose selection
-differs from another's only in functions neither called behaves identically."""
+differs from another's only in functions neither called behaves identically.  (Clear it with
+``clear()``: a model function notes only its first call after that.)"""
 
 
 def summary(doc: str | None, limit: int = 110) -> str:
@@ -161,6 +206,7 @@ def register_function(fn: Callable[..., Any], default: str = "mainline") -> KFun
     elif k.module and module and k.module != module:
         raise VariantError(f"model function {name!r} is defined twice: in {k.module} and "
                            f"{module} (rename one, or make one a version of the other)")
+    _unbind()
     k.default = default
     k.versions[default] = fn
     k.docs[default] = summary(fn.__doc__)
@@ -230,11 +276,20 @@ def select(selection: Selection) -> Iterator[Selection]:
     for fn, version in selection.variants.items():
         check(fn, version)
     previous = _ACTIVE
-    _ACTIVE = selection
+    activate(selection)
     try:
         yield selection
     finally:
-        _ACTIVE = previous
+        activate(previous)
+
+
+def activate(selection: Selection) -> None:
+    """Make ``selection`` the active one from now on (as :func:`select` does for a block; for
+    a process that runs one selection's work units)."""
+    global _ACTIVE
+    if selection is not _ACTIVE:
+        _ACTIVE = selection
+        _unbind()
 
 
 def check(function: str, version: str) -> None:

@@ -276,5 +276,5 @@ class SelectedModel:
 
         if self.scenario not in _SCENARIOS:
             load_all()
-        variants._ACTIVE = self.selection  # this process runs this selection's units
+        variants.activate(self.selection)  # this process runs this selection's units
         return get(self.scenario).build()
