@@ -17,6 +17,7 @@ from vmacheck.explore import ops as _ops
 from vmacheck.explore.checking import _Watch
 from vmacheck.explore.ending import Ending
 from vmacheck.explore.findings import RawFinding
+from vmacheck.explore.holding import Holding
 from vmacheck.explore.ops import (
     Allocation,
     BugOn,
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 
-class Execution(Ending):
+class Execution(Holding, Ending):
     """Runs one interleaving of a model; the scheduler picks which thread steps next."""
 
     check_every_step = False
@@ -194,46 +195,6 @@ class Execution(Ending):
         for step in sorted(self.choices):
             out.setdefault(self.choice_tids[step], []).append(self.choices[step])
         return out
-
-    # -- resources and contexts (plain calls from model code) ---------------------------------
-    def hold(self, tid: int, key: object, desc: str, lock_class: str | None = None,
-             trylock: bool = False) -> None:
-        t = self.threads[tid]
-        if lock_class is not None and self.lockdep is not None and not trylock:
-            self.lockdep.acquire(self, t, lock_class, desc)
-        op = t.pending
-        if (op is not None and not self._in_thread_code and self.current_tid == tid
-                and not self.sites and self._step_checks):
-            # taken by the op the thread is executing, which noted where it was awaited
-            # (Op.__await__): the innermost model frame, as site_of finds it
-            try:
-                held = Held(key, desc, lock_class, (op.await_code, op.await_lasti), True)
-            except AttributeError:  # no model frame awaited it
-                held = Held(key, desc, lock_class, self.site_of(tid))
-        else:
-            held = Held(key, desc, lock_class, self.site_of(tid))
-        t.held.append(held)
-        self.bookkeeping += 1
-        counts = self.class_holds
-        counts[lock_class] = counts.get(lock_class, 0) + 1
-
-    def unhold(self, tid: int, key: object) -> bool:
-        held = self.threads[tid].held
-        for i in range(len(held) - 1, -1, -1):
-            if held[i].key == key:
-                counts = self.class_holds
-                lock_class = held[i].lock_class
-                counts[lock_class] = counts.get(lock_class, 0) + 1
-                del held[i]
-                self.bookkeeping += 1
-                return True
-        return False
-
-    def holds(self, tid: int, key: object) -> bool:
-        for h in self.threads[tid].held:  # noqa: SIM110 (a generator costs more; asked often)
-            if h.key == key:
-                return True
-        return False
 
     # -- scheduling interface ----------------------------------------------------------------
     def is_enabled(self, tid: int) -> bool:
@@ -424,12 +385,3 @@ class Execution(Ending):
             self._kill(t)
             return
         t.pending = op
-
-    def _thread_exit(self, t: ThreadState) -> None:
-        if t.held:
-            names = ", ".join(h.desc for h in t.held)
-            where = t.held[0].where
-            self.report("resource-leak", f"{t.name} exited holding {names}", t.tid, where)
-        if t.atomic:
-            self.report("resource-leak",
-                        f"{t.name} exited in atomic context ({', '.join(t.atomic)})", t.tid)
