@@ -178,6 +178,42 @@ def test_nondeterministic_model_is_a_clear_error() -> None:
         vc.explore(make_nondeterministic_threads())
 
 
+def make_nondeterministic_later(diverge: str) -> Any:
+    """A model that repeats its first step but not its second (``diverge``: touches another
+    variable, or the thread is gone): the second run replays that step quietly."""
+    calls = itertools.count()
+
+    def model() -> list[Any]:
+        n = next(calls)
+        a, b, c = vc.Var("a", 0), vc.Var("b", 0), vc.Var("c", 0)
+
+        async def t() -> None:
+            await a.store(1)
+            if n == 0:
+                await a.store(2)
+            elif diverge == "objects":
+                await b.store(2)
+            else:
+                return  # gone before its second step
+            await c.load()  # races with u: the second run replays t's first two steps
+
+        async def u() -> None:
+            await c.store(1)
+
+        return [("t", t()), ("u", u())]
+
+    return model
+
+
+@pytest.mark.parametrize(("diverge", "message"), [
+    ("objects", "step 2: thread 0 touched different objects"),
+    ("gone", "step 2: thread 0 is not runnable"),
+])
+def test_a_replayed_step_that_differs_is_a_clear_error(diverge: str, message: str) -> None:
+    with pytest.raises(NondeterministicModel, match=message):
+        vc.explore(make_nondeterministic_later(diverge))
+
+
 # --------------------------------------------------------------------------- preemption bound
 
 

@@ -29,13 +29,14 @@ from vmacheck.explore.primitives import (
     thread_id,
     unhold,
 )
-from vmacheck.explore.runner import NondeterministicModel, Replay, RunResult, replay, run
+from vmacheck.explore.runner import Replay, RunResult, replay, run
 from vmacheck.explore.schedule import (
     ScheduleError,
     format_schedule,
     parse_schedule,
     parse_schedule_choices,
 )
+from vmacheck.explore.state import NondeterministicModel
 from vmacheck.explore.weak_ops import (
     SyncOp,
     smp_mb,

@@ -9,7 +9,7 @@ that thread's local code up to its next op.  The executor knows nothing of the k
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from vmacheck.explore import memory as _memory
@@ -35,6 +35,7 @@ from vmacheck.explore.ops import (
 from vmacheck.explore.state import (
     Event,
     Held,
+    NondeterministicModel,
     StepListener,
     ThreadState,
     TraceStep,
@@ -75,6 +76,7 @@ class Execution(Holding, Ending):
         memory_model: str | None = None,
         sites: bool = True,
         quiet_until: int = 0,
+        replayed: Sequence[Event] = (),
     ) -> None:
         mm = _memory.active_memory_model() if memory_model is None else memory_model
         self.memory = None if mm == "sc" else _memory.WeakMemory()
@@ -120,6 +122,10 @@ class Execution(Holding, Ending):
         take no snapshots for race detection and run no per-step checks; after the last of
         them every per-step check runs once.  With a quiet prefix the checks do not run on
         the initial state either (they passed there in the run replayed)."""
+        self.replayed = replayed
+        """The events of the run whose prefix this one replays: a quiet step covered by them
+        must touch what its event touched, takes its (interned) footprint and is not shown
+        to the listener (the explorer saw it when it first ran)."""
         self.partly_located = False
         """Some failed per-step check is located by its innermost frame only (``sites``
         off): its whole stack needs a run with sites on."""
@@ -242,6 +248,10 @@ class Execution(Holding, Ending):
                         snapl.append(self._observer.snapshot())
                     wrote.append(self._observer.oid)
                     break
+        tell = self.listener
+        if quiet and index < len(self.replayed):
+            fp = self._replayed_footprint(index, tid, fp)
+            tell = None
         event = Event(index, tid, fp, op, () if snapl is None else tuple(snapl))
         if self.record:
             self._record(t, op, fp)
@@ -270,8 +280,8 @@ class Execution(Holding, Ending):
             event.spawned = op.child
             events.append(event)
             t.steps += 1
-            if self.listener is not None:
-                self.listener(self, event)
+            if tell is not None:
+                tell(self, event)
             self._advance(self.threads[op.child], None, None)
             self.bookkeeping += 1
             self.liveness += 1
@@ -280,8 +290,8 @@ class Execution(Holding, Ending):
                 event.joined = op.tid
             events.append(event)
             t.steps += 1
-            if self.listener is not None:
-                self.listener(self, event)
+            if tell is not None:
+                tell(self, event)
         self._advance(t, result, None)
         if not self._step_checks:
             pass
@@ -291,6 +301,16 @@ class Execution(Holding, Ending):
         elif wrote or self.bookkeeping != self._checked_bookkeeping or self.check_every_step:
             self._check_step(tid, site, wrote)
         return event
+
+    def _replayed_footprint(self, index: int, tid: int, fp: Footprint) -> Footprint:
+        """The footprint of replayed step ``index`` as the run replayed had it (the same
+        object, interned by the explorer), after checking that the model touched the same."""
+        before = self.replayed[index].fp
+        if before != fp:
+            raise NondeterministicModel(
+                f"replay diverged at step {index + 1}: thread {tid} touched different objects "
+                "than before; the model must build the same state on every run")
+        return before
 
     def _observed(self, fp: Footprint) -> Footprint:
         """``fp`` plus the invariant observer when it writes an object a check reads."""

@@ -23,7 +23,8 @@ from vmacheck.explore.dpor import (
     expand,
 )
 from vmacheck.explore.happens_before import HappensBefore
-from vmacheck.explore.runner import Model, NondeterministicModel, by_step, follow, run_one
+from vmacheck.explore.runner import Model, by_step, follow, run_one
+from vmacheck.explore.state import NondeterministicModel
 
 Run = tuple[Execution, list[int], bool]
 
@@ -175,7 +176,8 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
         # invariant sites are not noted on the way (a walk of the coroutine chain per step);
         # an execution whose invariant fired is run again below to locate it exactly
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
-                               lockdep=lockdep, values=values, sites=False, quiet_until=quiet)
+                               lockdep=lockdep, values=values, sites=False, quiet_until=quiet,
+                               replayed=prev[0].events if quiet and prev else ())
         if not blocked:
             # a thread left waiting at the end races with the step that disabled it (an
             # execution cut by the step limit is taken as it is: its runnable threads' next
@@ -217,7 +219,8 @@ def _located(model: Model, ex: Execution, sched: list[int], max_steps: int,
     were recorded by the first run; this one has no lockdep.)"""
     first = min(ex.check_failed_at, default=0)
     again, _, _ = run_one(model, follow(sched, stop=blocked), max_steps=max_steps,
-                          values=by_step(dict(ex.choices)), quiet_until=first)
+                          values=by_step(dict(ex.choices)), quiet_until=first,
+                          replayed=ex.events)
     again.truncated = ex.truncated
     again.abandoned = ex.abandoned
     return again

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vmacheck.explore.core import Execution, StepListener, TraceStep, ValueChooser
+from vmacheck.explore.core import Event, Execution, StepListener, TraceStep, ValueChooser
 from vmacheck.explore.findings import RawFinding, ThreadSnapshot
 from vmacheck.explore.memory import using
 from vmacheck.explore.schedule import ScheduleError, format_schedule, parse_schedule_choices
+from vmacheck.explore.state import NondeterministicModel
 
 Model = Callable[[], Iterable[Any]]
 Chooser = Callable[[Execution, list[int], int], "int | None"]
@@ -39,10 +40,6 @@ def fewer_collections() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-class NondeterministicModel(RuntimeError):
-    """The model did not repeat itself on replay (it must not depend on randomness or ids)."""
-
-
 def run_one(
     model: Model,
     choose: Chooser,
@@ -54,14 +51,19 @@ def run_one(
     values: ValueChooser | None = None,
     sites: bool = True,
     quiet_until: int = 0,
+    replayed: Sequence[Event] = (),
 ) -> tuple[Execution, list[int], bool]:
     """Run one execution to its end.  Returns it, its schedule, and whether the chooser gave
     up (returned None, e.g. a sleep-set-blocked state).  ``values`` picks the value of each
     nondeterministic choice (the first value when None); ``ex.choices`` records them.
     ``quiet_until``: the steps before it replay a prefix run and checked before
-    (:attr:`Execution.quiet_until`)."""
+    (:attr:`Execution.quiet_until`); ``replayed``: that run's events, which schedule those
+    steps (after the first, which the chooser is asked for) and give their footprints
+    (:attr:`Execution.replayed`)."""
     ex = Execution(model, max_steps=max_steps, record=record, listener=listener,
-                   lockdep=lockdep, values=values, sites=sites, quiet_until=quiet_until)
+                   lockdep=lockdep, values=values, sites=sites, quiet_until=quiet_until,
+                   replayed=replayed)
+    replay_to = min(quiet_until, len(replayed))
     sched: list[int] = []
     gave_up = False
     threads = ex.threads
@@ -88,7 +90,16 @@ def run_one(
                       sched[-1] if sched else None)
             ex.truncated = True
             break
-        tid = choose(ex, en, len(sched))
+        depth = len(sched)
+        tid: int | None
+        if 0 < depth < replay_to:  # a quiet step: the run replayed says which thread
+            tid = replayed[depth].tid
+            if tid not in en:
+                raise NondeterministicModel(
+                    f"replay diverged at step {depth + 1}: thread {tid} is not runnable; "
+                    "the model must build the same state on every run")
+        else:
+            tid = choose(ex, en, depth)
         if tid is None:
             gave_up = True
             ex.truncated = True

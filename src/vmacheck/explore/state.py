@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
     from vmacheck.explore.ops import Footprint, Op
 
+class NondeterministicModel(RuntimeError):
+    """The model did not repeat itself on replay (it must not depend on randomness or ids)."""
+
+
 ENGINE_DIR = __file__.rsplit("/", 1)[0]
 """Frames from files in this folder are the engine's, not the model's."""
 
