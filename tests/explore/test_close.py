@@ -148,3 +148,16 @@ def test_an_at_close_function_that_raises_is_a_warning_not_a_crash() -> None:
     with pytest.warns(RuntimeWarning, match="broken raised ValueError: model bug in cleanup"):
         r = explore(model, minimise=False)
     assert r.executions == 1
+
+
+def test_a_closed_execution_lets_go_of_the_run_it_replayed() -> None:
+    from vmacheck.explore.runner import follow, run_one
+
+    first, sched, _ = run_one(_model([], True), follow([]), max_steps=100)
+    again, _, _ = run_one(_model([], True), follow(sched), max_steps=100,
+                          quiet_until=len(sched), replayed=first.events)
+    assert again.replayed is first.events and [e.fp for e in again.events] == [
+        e.fp for e in first.events]
+    again.close()
+    assert again.replayed == ()
+    first.close()

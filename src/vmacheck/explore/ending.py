@@ -8,12 +8,12 @@ execution's state it reads is declared here.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, cast
 
 from vmacheck.explore.checking import Checking
 from vmacheck.explore.ops import Shared
-from vmacheck.explore.state import _find_cycle
+from vmacheck.explore.state import Event, _find_cycle
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
@@ -29,6 +29,7 @@ class Ending(Checking):
     labels: list[str]
     outcome_fns: list[Callable[[], object]]
     objects: list[Shared]
+    replayed: Sequence[Event]
 
     def activate(self) -> None:
         """Make this the execution that primitives, checks and outcome functions refer to
@@ -92,6 +93,7 @@ class Ending(Checking):
         for t in self.threads:
             if t.coro is not None and not t.done:
                 t.coro.close()
+        self.replayed = ()  # the events of the run before: freed with it, not with this one
         if not forget:
             return
         for obj in self.objects:
