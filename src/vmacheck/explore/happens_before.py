@@ -174,17 +174,24 @@ class HappensBefore:
             lastw.pop(oid, None)
         self.races = []
         self.blocked_races = []
+        # each thread's clock is that of its last step before r (or of the step that spawned
+        # it, if it has not stepped since): found from the end, until every thread that ran
+        # (in the longer state) is seen
         clocks = self.clocks
         seq = self.seq
         thread_clock: dict[int, list[int]] = {}
         thread_seq: dict[int, int] = {}
-        for idx in range(r):
+        threads = len(self.thread_clock)
+        for idx in range(r - 1, -1, -1):
             ev = events[idx]
-            thread_clock[ev.tid] = clocks[idx]
-            thread_seq[ev.tid] = seq[idx]
-            if ev.spawned >= 0:
+            if ev.tid not in thread_clock:
+                thread_clock[ev.tid] = clocks[idx]
+                thread_seq[ev.tid] = seq[idx]
+            if ev.spawned >= 0 and ev.spawned not in thread_clock:
                 thread_clock[ev.spawned] = clocks[idx].copy()
                 thread_seq[ev.spawned] = 0
+            if len(thread_clock) == threads:
+                break
         self.thread_clock = thread_clock
         self.thread_seq = thread_seq
 
