@@ -58,3 +58,31 @@ def test_binder_end_checks_pass_over_pages_never_allocated() -> None:
     made = [Page.private.made(p) for p in pool]
     ex.close()
     assert len(made) > 1 and made == [None] * len(made)
+
+
+def test_page_tables_make_a_pte_when_it_is_first_looked_up() -> None:
+    from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, MmStruct
+
+    seen: dict[str, object] = {}
+
+    def model() -> list[object]:
+        mm = MmStruct("mm", task_size=4 * PAGE_SIZE)
+        pte = mm.pte
+        seen["before"] = list(pte.made_items())
+        assert len(pte) == 4 and list(pte) == [0, PAGE_SIZE, 2 * PAGE_SIZE, 3 * PAGE_SIZE]
+        assert PAGE_SIZE in pte and 4 * PAGE_SIZE not in pte and 1 not in pte
+        with pytest.raises(KeyError):
+            pte[PAGE_SIZE + 1]
+        assert pte.made(2 * PAGE_SIZE) is None
+        third = pte[2 * PAGE_SIZE]
+        assert pte[2 * PAGE_SIZE] is third and pte.made(2 * PAGE_SIZE) is third
+        assert third.oid == pte.ids()[2] and third.name == "mm.pte[2]"
+        seen["after"] = [(a, v.name) for a, v in pte.made_items()]
+
+        async def idle() -> None:
+            return None
+
+        return [("idle", idle())]
+
+    Execution(model).close()
+    assert seen == {"before": [], "after": [(2 * PAGE_SIZE, "mm.pte[2]")]}

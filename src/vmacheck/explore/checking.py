@@ -39,7 +39,7 @@ class Checking(Locating):
     partly_located: bool
 
     def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
-                      reads: Iterable[Shared] | None = None,
+                      reads: Iterable[Shared | int] | None = None,
                       explain: Callable[[], object] | None = None,
                       watch: Callable[[], Iterable[Shared]] | None = None,
                       lock_classes: Iterable[str | None] | None = None) -> None:
@@ -74,7 +74,7 @@ class Checking(Locating):
             reads = objs
             if len(objs) <= 6:  # a few named values say what broke; dozens say nothing
                 self._explain[name] = lambda: ", ".join(
-                    f"{o.name}={getattr(o, '_value', '?')!r}" for o in objs
+                    f"{o.name}={getattr(o, '_value', '?')!r}" for o in self._objects_of(objs)
                     if hasattr(o, "_value"))
         if at_end:
             return
@@ -91,11 +91,24 @@ class Checking(Locating):
             self._observer = Shared("invariant observer")
         oids: set[int] = set()
         for obj in reads:
+            if isinstance(obj, int):  # the id of an object made on first use (only itself)
+                oids.add(obj)
+                continue
             oids.add(obj.oid)
             if obj.alloc is not None:
                 oids.add(obj.alloc.oid)
         self._visible |= oids
         self._step_checks.append((name, check, frozenset(oids), None))
+
+    def _objects_of(self, reads: list[Shared | int]) -> list[Shared]:
+        """The objects of ``reads`` (one given by its id: if it was made by now)."""
+        objects: list[Shared | None] = self.objects  # type: ignore[assignment]
+        out = []
+        for obj in reads:
+            made = objects[obj] if isinstance(obj, int) else obj
+            if made is not None:
+                out.append(made)
+        return out
 
     def _check_step(self, tid: int, site: tuple[tuple[Any, int], ...] | None,
                     wrote: list[int], force: bool = False) -> None:

@@ -154,7 +154,7 @@ def at_close(fn: Callable[[], None]) -> None:
 
 
 def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
-              reads: Iterable[Shared] | None = None,
+              reads: Iterable[Shared | int] | None = None,
               explain: Callable[[], object] | None = None,
               watch: Callable[[], Iterable[Shared]] | None = None,
               lock_classes: Iterable[str | None] | None = None) -> None:
@@ -165,6 +165,8 @@ def invariant(name: str, check: Callable[[], object], *, at_end: bool = False,
     shared objects the check looks at) to make every write to them visible: the explorer
     then orders those writes in every way and the check sees every state they can form.
     ``at_end`` checks need no ``reads``: the final state is the same for a whole trace.
+    An object made on first use (``lazy_field``, the kernel model's page tables) can be given
+    by its reserved id, without making it.
 
     When the check fails, ``explain()`` (if given) says with which values, e.g.
     ``lambda: f"refcount {page.peek()}, expected 2"``; without it the values of the ``reads``

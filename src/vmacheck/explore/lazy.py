@@ -57,6 +57,12 @@ class lazy_field(Generic[S]):
         obj.__dict__[self.name] = value
         return value
 
+    def id_of(self, obj: object) -> int:
+        """The id of ``obj``'s object of this field, made or not (for ``invariant(reads=)``,
+        which takes ids of objects not made yet)."""
+        base: int = getattr(obj, OID_BASE)
+        return base + self.index
+
     def made(self, obj: object) -> S | None:
         """``obj``'s object of this field if it was made already, else None (without making
         it): a field nobody read holds its initial value, so a check that scans many owners

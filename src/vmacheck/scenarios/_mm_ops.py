@@ -10,4 +10,4 @@ RW = VM_READ | VM_WRITE
 
 def mapped_pages(mm: MmStruct) -> str:
     """The addresses whose PTE maps a page, in order (for outcome labels)."""
-    return ",".join(f"{a:#x}" for a, v in sorted(mm.pte.items()) if v.peek() is not None)
+    return ",".join(f"{a:#x}" for a, v in mm.pte.made_items() if v.peek() is not None)

@@ -73,7 +73,7 @@ def anon_prepare_vs_munmap() -> Iterable[Any]:
     async def unmap() -> None:
         await sys_munmap(mm, A, PAGE_SIZE)
 
-    outcome(lambda: "pages " + ",".join(f"{a:#x}" for a, v in mm.pte.items() if v.peek()))
+    outcome(lambda: "pages " + ",".join(f"{a:#x}" for a, v in mm.pte.made_items() if v.peek()))
     return [("fault", fault()), ("munmap A", unmap())]
 
 

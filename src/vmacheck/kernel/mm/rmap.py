@@ -89,12 +89,12 @@ def rmap_boot(anon_vmas: int = 2, check: bool = True, at_end: bool = False) -> R
         invariant(name, lambda: check_rmap_reaches_mapped_pages(state), at_end=True)
     elif check:
         kstate = kernel_state()
-        reads: list[Shared] = []
+        reads: list[Shared | int] = []
         for av in state.anon_vmas:
             reads += [av.rb_root, av.rwsem]
         reads += list(state.mapping.values())
         for mm in kstate.mms:
-            reads += list(mm.pte.values())
+            reads += mm.pte.ids()  # by id: the PTEs are made when first touched
         for slot in kstate.slots:
             reads += [slot.vm_start, slot.vm_end]
         invariant(name, lambda: check_rmap_reaches_mapped_pages(state), reads=reads)
@@ -106,7 +106,7 @@ def check_rmap_reaches_mapped_pages(state: RmapState) -> bool:
     is an anon_vma not write-locked by anyone, some VMA in that anon_vma's tree belongs to the
     PTE's mm and covers the address (what ``rmap_walk_anon`` relies on to find every mapping)."""
     for mm in kernel_state().mms:
-        for addr, pte in mm.pte.items():
+        for addr, pte in mm.pte.made_items():  # a PTE never made maps nothing
             page = pte._value
             if page is None:
                 continue

@@ -18,7 +18,6 @@ from vmacheck.kernel.include.linux.mm import find_vma_range, vma_iter_clear, vma
 from vmacheck.kernel.include.linux.mm_types import (
     ENOMEM,
     PAGE_SHIFT,
-    PAGE_SIZE,
     UINT_MAX,
     File,
     MmStruct,
@@ -135,7 +134,7 @@ def _check_vma_gone(vma: VmAreaStruct) -> None:
         report("invariant", f"vm_area_free({vma.name}) while it is still in {mm.name}'s tree")
     start, end = vma.slot.vm_start._value, vma.slot.vm_end._value
     tree = mm.mm_mt._value  # a merge frees a VMA whose pages the kept VMA now maps
-    mapped = [a for a in range(start, end, PAGE_SIZE) if a in mm.pte and mm.pte[a]._value
+    mapped = [a for a, pte in mm.pte.made_items() if start <= a < end and pte._value
               and not any(s <= a < e and v is not vma for s, e, v in tree)]
     if mapped:
         report("invariant", f"vm_area_free({vma.name}) with PTEs still mapped at "

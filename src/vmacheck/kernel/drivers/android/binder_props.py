@@ -39,7 +39,7 @@ from vmacheck.kernel.drivers.android.binder_alloc import (
     BinderShrinkerMdata,
 )
 from vmacheck.kernel.drivers.android.binder_alloc_release import page_counts
-from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, Page, kernel_state
+from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, Page, VmaSlot, kernel_state
 from vmacheck.kernel.include.linux.mmap_lock import per_vma_lock
 
 
@@ -51,7 +51,7 @@ def _attached_mappings(alloc: BinderAlloc) -> dict[int, tuple[str, int]]:
             if per_vma_lock() and vma.slot.vm_refcnt._value == 0:
                 continue
             for addr in range(start, end, PAGE_SIZE):
-                pte = mm.pte.get(addr)
+                pte = mm.pte.made(addr) if addr in mm.pte else None  # never made: maps nothing
                 if pte is not None and pte._value is not None:
                     out[id(pte._value)] = (vma.name, addr)
     return out
@@ -67,7 +67,7 @@ def check_no_page_given_up_while_mapped(alloc: BinderAlloc) -> bool:
 
 def check_no_page_given_up_while_any_pte_maps_it(alloc: BinderAlloc) -> bool:
     """Model check: the stricter page check (any PTE, detached VMAs too)."""
-    ptes = {id(var._value) for mm in kernel_state().mms for var in mm.pte.values()
+    ptes = {id(var._value) for mm in kernel_state().mms for _, var in mm.pte.made_items()
             if var._value is not None}
     return not any(id(page) in ptes for page, _ in alloc.relinquished)
 
@@ -128,7 +128,7 @@ def page_reference_problems(alloc: BinderAlloc) -> list[str]:
     problems: list[str] = []
     ptes: dict[int, int] = {}
     for mm in kernel_state().mms:
-        for var in mm.pte.values():
+        for _, var in mm.pte.made_items():
             if var._value is not None:
                 ptes[id(var._value)] = ptes.get(id(var._value), 0) + 1
     installed = set() if alloc.pages_mem.freed else {
@@ -151,13 +151,14 @@ def _page_mapping_objects(alloc: BinderAlloc) -> list[Any]:
     """What the mapped-page check reads: every PTE and VMA tree, every VMA slot's
     ``vm_refcnt`` and binder's hand-back ghost.  Naming them makes every write to them
     visible to the explorer, so the check sees every state it could (not only the states of
-    the interleaving explored per trace)."""
+    the interleaving explored per trace).  The PTEs and ``vm_refcnt`` fields are named by
+    their ids: they are made when first touched."""
     state = kernel_state()
     objs: list[Any] = [alloc.relinquished_ghost]
     for mm in state.mms:
         objs.append(mm.mm_mt)
-        objs.extend(mm.pte.values())
-    objs.extend(slot.vm_refcnt for slot in state.slots)
+        objs.extend(mm.pte.ids())  # by id: the PTEs are made when first touched
+    objs.extend(VmaSlot.vm_refcnt.id_of(slot) for slot in state.slots)  # made when used
     return objs
 
 

@@ -23,7 +23,7 @@ Addresses are byte addresses; ``PAGE_SIZE`` is 4096.  Page tables are one
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,6 +253,59 @@ TreeEntry = tuple[int, int, VmAreaStruct]
 """A maple-tree range: ``(start, end, vma)`` with ``end`` exclusive."""
 
 
+class PageTable(Mapping[int, Var]):
+    """The page tables of an mm, one PTE per page of its address space: address -> the PTE
+    (a Var holding the mapped page or None).  A PTE is made the first time it is looked up,
+    with an id reserved when the mm is built (as a ``lazy_field``): most PTEs of an address
+    space are never touched.  Code that scans every PTE for what is mapped uses
+    :meth:`made_items` (a PTE never made maps nothing); ``reads=`` takes :meth:`ids`."""
+
+    def __init__(self, mm_name: str, task_size: int) -> None:
+        self.name = mm_name
+        self.pages = task_size // PAGE_SIZE
+        self._base = current().reserve(self.pages)
+        self._ptes: list[Var | None] = [None] * self.pages
+        if current().record:  # a recording run makes everything at set-up (make_fields)
+            for i in range(self.pages):
+                self._make(i)
+
+    def _index(self, addr: int) -> int:
+        i = addr >> PAGE_SHIFT
+        if addr % PAGE_SIZE or not 0 <= i < self.pages:
+            raise KeyError(addr)
+        return i
+
+    def __getitem__(self, addr: int) -> Var:
+        i = self._index(addr)
+        pte = self._ptes[i]
+        return self._make(i) if pte is None else pte
+
+    def _make(self, i: int) -> Var:
+        pte = self._ptes[i] = Var(f"{self.name}.pte[{i}]", None, oid=self._base + i)
+        return pte
+
+    def __contains__(self, addr: object) -> bool:
+        return isinstance(addr, int) and not addr % PAGE_SIZE and 0 <= addr < self.pages * PAGE_SIZE
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(0, self.pages * PAGE_SIZE, PAGE_SIZE))
+
+    def __len__(self) -> int:
+        return self.pages
+
+    def made(self, addr: int) -> Var | None:
+        """The PTE at ``addr`` if it was made, else None (it maps nothing), without making it."""
+        return self._ptes[self._index(addr)]
+
+    def made_items(self) -> Iterator[tuple[int, Var]]:
+        """(address, PTE) for the PTEs made so far, by address."""
+        return ((i << PAGE_SHIFT, pte) for i, pte in enumerate(self._ptes) if pte is not None)
+
+    def ids(self) -> range:
+        """The object ids of every PTE, made or not (for ``invariant(reads=)``)."""
+        return range(self._base, self._base + self.pages)
+
+
 class MmStruct:
     """``struct mm_struct``: ``mmap_lock`` (a fair rwsem whose ``seq`` is ``mm_lock_seq``),
     ``mm_users``/``mm_count``, the VMA tree ``mm_mt`` (an immutable tuple of
@@ -273,8 +326,7 @@ class MmStruct:
         self.mm_mt = Var(f"{name}.mm_mt", (), alloc=self.alloc)
         self.vma_writer_wait = Var(f"{name}.vma_writer_wait", None, alloc=self.alloc)
         self.task_size = task_size
-        self.pte = {addr: Var(f"{name}.pte[{addr >> PAGE_SHIFT}]", None)
-                    for addr in range(0, task_size, PAGE_SIZE)}
+        self.pte = PageTable(name, task_size)
         self.kernel.mms.append(self)
 
     def __repr__(self) -> str:
