@@ -86,3 +86,22 @@ def test_page_tables_make_a_pte_when_it_is_first_looked_up() -> None:
 
     Execution(model).close()
     assert seen == {"before": [], "after": [(2 * PAGE_SIZE, "mm.pte[2]")]}
+
+
+def test_a_page_table_has_a_pte_for_every_page_begun() -> None:
+    from vmacheck.kernel.include.linux.mm_types import PAGE_SIZE, MmStruct
+
+    sizes: list[int] = []
+
+    def model() -> list[object]:
+        mm = MmStruct("mm", task_size=4 * PAGE_SIZE + 1)
+        sizes.append(len(mm.pte))
+        assert 4 * PAGE_SIZE in mm.pte and 5 * PAGE_SIZE not in mm.pte
+
+        async def idle() -> None:
+            return None
+
+        return [("idle", idle())]
+
+    Execution(model).close()
+    assert sizes == [5]

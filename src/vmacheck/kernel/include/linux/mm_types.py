@@ -262,7 +262,7 @@ class PageTable(Mapping[int, Var]):
 
     def __init__(self, mm_name: str, task_size: int) -> None:
         self.name = mm_name
-        self.pages = task_size // PAGE_SIZE
+        self.pages = len(range(0, task_size, PAGE_SIZE))  # a PTE per page begun
         self._base = current().reserve(self.pages)
         self._ptes: list[Var | None] = [None] * self.pages
         if current().record:  # a recording run makes everything at set-up (make_fields)
