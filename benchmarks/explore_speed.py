@@ -62,8 +62,7 @@ class _Bare:
         self.outcome_fns: list[Any] = []
         self.current_tid = None
         self.memory = None  # sequential consistency: ops read the latest store
-        self.sites = True  # no per-step checks: ops need not note where they are awaited
-        self._step_checks: list[Any] = []
+        self.note_awaits = False  # no per-step checks: ops need not note where they are awaited
 
     def register(self, obj: object) -> int:
         self.objects.append(obj)

@@ -73,7 +73,7 @@ def test_page_tables_make_a_pte_when_it_is_first_looked_up() -> None:
         assert PAGE_SIZE in pte and 4 * PAGE_SIZE not in pte and 1 not in pte
         with pytest.raises(KeyError):
             pte[PAGE_SIZE + 1]
-        assert pte.made(2 * PAGE_SIZE) is None
+        assert pte.made(2 * PAGE_SIZE) is None and pte.made(9 * PAGE_SIZE) is None
         third = pte[2 * PAGE_SIZE]
         assert pte[2 * PAGE_SIZE] is third and pte.made(2 * PAGE_SIZE) is third
         assert third.oid == pte.ids()[2] and third.name == "mm.pte[2]"

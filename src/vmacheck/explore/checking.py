@@ -36,6 +36,7 @@ class Checking(Locating):
     threads: list[ThreadState]
     check_failed_at: list[int]
     sites: bool
+    note_awaits: bool
     partly_located: bool
 
     def add_invariant(self, name: str, check: Callable[[], object], *, at_end: bool,
@@ -86,6 +87,7 @@ class Checking(Locating):
                 if w is None:
                     w = self._watches[(watch, classes)] = _Watch(watch, classes)
             self._step_checks.append((name, check, None, w))
+            self.note_awaits = not self.sites
             return
         if self._observer is None:
             self._observer = Shared("invariant observer")
@@ -99,6 +101,7 @@ class Checking(Locating):
                 oids.add(obj.alloc.oid)
         self._visible |= oids
         self._step_checks.append((name, check, frozenset(oids), None))
+        self.note_awaits = not self.sites
 
     def _objects_of(self, reads: list[Shared | int]) -> list[Shared]:
         """The objects of ``reads`` (one given by its id: if it was made by now)."""

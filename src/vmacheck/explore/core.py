@@ -117,6 +117,9 @@ class Execution(Holding, Ending):
         """Note where each step's op is awaited, so that an invariant it breaks is located
         there (off: located where the thread stopped after the step; for cheap runs that
         repeat themselves with sites on when an invariant fires)."""
+        self.note_awaits = False
+        """Each op notes where it is awaited (``Op.__await__``): the execution has per-step
+        checks and does not note sites itself (kept by ``add_invariant``)."""
         self.quiet_until = quiet_until
         """Steps below this index replay a prefix the explorer ran (and checked) before: they
         take no snapshots for race detection and run no per-step checks; after the last of

@@ -17,8 +17,7 @@ class Holding(Locating):
     """Held resources: plain calls from model code and ops (``vmacheck.hold``/``unhold``)."""
 
     lockdep: Any
-    sites: bool
-    _step_checks: list[Any]
+    note_awaits: bool
     bookkeeping: int
     class_holds: dict[str | None, int]
 
@@ -30,8 +29,8 @@ class Holding(Locating):
         if lock_class is not None and self.lockdep is not None and not trylock:
             self.lockdep.acquire(self, t, lock_class, desc)
         op = t.pending
-        if (op is not None and not self._in_thread_code and self.current_tid == tid
-                and not self.sites and self._step_checks):
+        if (op is not None and self.note_awaits and not self._in_thread_code
+                and self.current_tid == tid):
             # taken by the op the thread is executing, which noted where it was awaited
             # (Op.__await__): the innermost model frame, as site_of finds it
             try:

@@ -195,7 +195,7 @@ class Op:
         # breaks is located there without walking the coroutine chain after every step
         # (only in executions that have per-step checks and do not note sites themselves)
         ex = _CURRENT
-        if ex is None or ex.sites or not ex._step_checks:
+        if ex is None or not ex.note_awaits:
             return (yield self)
         f: Any = sys._getframe(1)
         engine = _ENGINE_CODE

@@ -51,7 +51,7 @@ def _attached_mappings(alloc: BinderAlloc) -> dict[int, tuple[str, int]]:
             if per_vma_lock() and vma.slot.vm_refcnt._value == 0:
                 continue
             for addr in range(start, end, PAGE_SIZE):
-                pte = mm.pte.made(addr) if addr in mm.pte else None  # never made: maps nothing
+                pte = mm.pte.made(addr)  # never made (or outside the table): maps nothing
                 if pte is not None and pte._value is not None:
                     out[id(pte._value)] = (vma.name, addr)
     return out

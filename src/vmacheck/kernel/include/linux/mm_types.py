@@ -294,8 +294,9 @@ class PageTable(Mapping[int, Var]):
         return self.pages
 
     def made(self, addr: int) -> Var | None:
-        """The PTE at ``addr`` if it was made, else None (it maps nothing), without making it."""
-        return self._ptes[self._index(addr)]
+        """The PTE at ``addr`` if it was made, else None (it maps nothing; nor does an address
+        outside the table), without making it."""
+        return self._ptes[addr >> PAGE_SHIFT] if addr in self else None
 
     def made_items(self) -> Iterator[tuple[int, Var]]:
         """(address, PTE) for the PTEs made so far, by address."""
