@@ -32,14 +32,15 @@ from vmacheck.explore.ops import (
     UseAfterFree,
     current,
 )
+from vmacheck.explore.replaying import Replaying, diverged
 from vmacheck.explore.state import (
     Event,
     Held,
-    NondeterministicModel,
     StepListener,
     ThreadState,
     TraceStep,
     _await_stack,
+    _awaiting_frame,
     _exc_location,
     _exc_stack,
     _is_null_deref,
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 
-class Execution(Holding, Ending):
+class Execution(Replaying, Holding, Ending):
     """Runs one interleaving of a model; the scheduler picks which thread steps next."""
 
     check_every_step = False
@@ -129,6 +130,12 @@ class Execution(Holding, Ending):
         """The events of the run whose prefix this one replays: a quiet step covered by them
         must touch what its event touched, takes its (interned) footprint and is not shown
         to the listener (the explorer saw it when it first ran)."""
+        self.freed_allocations = 0
+        """How many allocations were freed (``Allocation.free``): a touch of a freed one is a
+        use-after-free, which a quiet replayed step looks for only once something was freed."""
+        self.stuck_from = max_steps + 1
+        """The first step index at which a live thread could not run (``run_one`` sets it):
+        a replay of this run finds nothing stuck before it."""
         self.partly_located = False
         """Some failed per-step check is located by its innermost frame only (``sites``
         off): its whole stack needs a run with sites on."""
@@ -157,6 +164,12 @@ class Execution(Holding, Ending):
             self.threads.append(ThreadState(len(self.threads), name, coro))
         if not self.threads:
             raise ValueError("the model returned no threads")
+        # in a quiet prefix no check runs, so its ops need not note where they are awaited:
+        # the ops pending when the last quiet step runs are located from their threads'
+        # coroutine chains then (_note_pending_sites), and ops note themselves again after
+        self._notes_deferred = bool(quiet_until) and self.note_awaits
+        if self._notes_deferred:
+            self.note_awaits = False
         for t in list(self.threads):
             self._advance(t, None, None)
         if not quiet_until:
@@ -231,6 +244,8 @@ class Execution(Holding, Ending):
         events = self.events
         index = len(events)
         quiet = index < self.quiet_until
+        if index + 1 == self.quiet_until and self._notes_deferred:
+            self._note_pending_sites()
         snapl: list[object] | None = [] if self.listener is not None and not quiet else None
         wrote: list[int] = []
         for oid, w in fp:
@@ -305,14 +320,26 @@ class Execution(Holding, Ending):
             self._check_step(tid, site, wrote)
         return event
 
+    def _note_pending_sites(self) -> None:
+        """Note where each thread's pending op is awaited, as ``Op.__await__`` does (the
+        innermost model frame of its suspended coroutine chain), and have ops note it
+        themselves from now on: the quiet prefix, which noted none, ends with this step."""
+        self._notes_deferred = False
+        self.note_awaits = True
+        for t in self.threads:
+            op = t.pending
+            if op is not None and t.coro is not None:
+                frame = _awaiting_frame(t.coro)
+                if frame is not None:
+                    op.await_code = frame.f_code
+                    op.await_lasti = frame.f_lasti
+
     def _replayed_footprint(self, index: int, tid: int, fp: Footprint) -> Footprint:
         """The footprint of replayed step ``index`` as the run replayed had it (the same
         object, interned by the explorer), after checking that the model touched the same."""
         before = self.replayed[index].fp
         if before != fp:
-            raise NondeterministicModel(
-                f"replay diverged at step {index + 1}: thread {tid} touched different objects "
-                "than before; the model must build the same state on every run")
+            raise diverged(index, tid)
         return before
 
     def _observed(self, fp: Footprint) -> Footprint:

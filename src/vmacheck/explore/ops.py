@@ -11,7 +11,7 @@ from collections.abc import Coroutine, Generator
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
-from vmacheck.explore.state import _ENGINE_CODE, ThreadState, _is_engine, _line_at
+from vmacheck.explore.state import _ENGINE_FILES, ThreadState, _is_engine, _line_at
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
@@ -198,10 +198,10 @@ class Op:
         if ex is None or not ex.note_awaits:
             return (yield self)
         f: Any = sys._getframe(1)
-        engine = _ENGINE_CODE
+        engine = _ENGINE_FILES
         while f is not None:  # the innermost model frame
             code = f.f_code
-            e = engine.get(code)
+            e = engine.get(code.co_filename)
             if e is None:
                 e = _is_engine(code)
             if not e:
@@ -238,6 +238,7 @@ class _Free(Op):
             ex.report("double-free", f"double free of {self.alloc.name}", tid,
                       extra=self.alloc.sites())
         self.alloc.freed = True
+        ex.freed_allocations += 1
         if ex.record:
             self.alloc.freed_by = ex.site(tid)
 

@@ -18,6 +18,10 @@ Model = Callable[[], Iterable[Any]]
 Chooser = Callable[[Execution, list[int], int], "int | None"]
 
 
+SHORT_REPLAY = True
+"""Quiet replayed steps that run no check take :meth:`Execution.replay_step` (tests turn it
+off to compare)."""
+
 YOUNG_COLLECTION_THRESHOLD = 10_000
 """While exploring, the cyclic garbage collector's youngest generation is collected after
 this many net allocations instead of Python's 700.  An execution allocates thousands of
@@ -52,6 +56,7 @@ def run_one(
     sites: bool = True,
     quiet_until: int = 0,
     replayed: Sequence[Event] = (),
+    replayed_unstuck: int = 0,
 ) -> tuple[Execution, list[int], bool]:
     """Run one execution to its end.  Returns it, its schedule, and whether the chooser gave
     up (returned None, e.g. a sleep-set-blocked state).  ``values`` picks the value of each
@@ -59,15 +64,29 @@ def run_one(
     ``quiet_until``: the steps before it replay a prefix run and checked before
     (:attr:`Execution.quiet_until`); ``replayed``: that run's events, which schedule those
     steps (after the first, which the chooser is asked for) and give their footprints
-    (:attr:`Execution.replayed`)."""
+    (:attr:`Execution.replayed`); ``replayed_unstuck``: no thread of that run was stuck
+    (disabled) before this step (its :attr:`Execution.stuck_from`), so that the quiet steps
+    before it and before the prefix's last take :meth:`Execution.replay_step`."""
     ex = Execution(model, max_steps=max_steps, record=record, listener=listener,
                    lockdep=lockdep, values=values, sites=sites, quiet_until=quiet_until,
                    replayed=replayed)
     replay_to = min(quiet_until, len(replayed))
+    # quiet steps that run no check (the prefix's last runs them all), where the run
+    # replayed had no stuck thread, under sequential consistency and unrecorded
+    fast_to = 0
+    if SHORT_REPLAY and not record and ex.memory is None:
+        fast_to = min(replay_to, quiet_until - 1, replayed_unstuck)
     sched: list[int] = []
     gave_up = False
     threads = ex.threads
+    depth = 0
     while True:
+        depth = len(sched)
+        if 0 < depth < fast_to:
+            ev = replayed[depth]
+            ex.replay_step(ev)
+            sched.append(ev.tid)
+            continue
         # ex.enabled() and ex.live() in one pass: a live thread always has a pending op
         # (a thread that exits or dies has none)
         en: list[int] = []
@@ -83,6 +102,8 @@ def run_one(
         if not en:
             break
         if stuck:
+            if ex.stuck_from > depth:
+                ex.stuck_from = depth
             ex.check_deadlock(en)
         if len(sched) >= max_steps:
             ex.report("step-limit",
@@ -90,7 +111,6 @@ def run_one(
                       sched[-1] if sched else None)
             ex.truncated = True
             break
-        depth = len(sched)
         tid: int | None
         if 0 < depth < replay_to:  # a quiet step: the run replayed says which thread
             tid = replayed[depth].tid

@@ -124,14 +124,18 @@ def _exc_location(err: BaseException) -> Location | None:
     return Location(f.name, f.filename, f.lineno or 0)
 
 
-_ENGINE_CODE: dict[CodeType, bool] = {}
+_ENGINE_FILES: dict[str, bool] = {}
+"""Per source file name, whether it is the engine's.  Keyed by the name, not by the code
+object: a string caches its hash, while hashing a code object hashes its bytecode, constants
+and names every time (about 0.45 us, once per op awaited)."""
 
 
 def _is_engine(code: CodeType) -> bool:
-    """Is this code the engine's (a file of this folder)?  Cached per code object."""
-    e = _ENGINE_CODE.get(code)
+    """Is this code the engine's (a file of this folder)?  Cached per file name."""
+    name = code.co_filename
+    e = _ENGINE_FILES.get(name)
     if e is None:
-        e = _ENGINE_CODE[code] = code.co_filename.startswith(ENGINE_DIR)
+        e = _ENGINE_FILES[name] = name.startswith(ENGINE_DIR)
     return e
 
 
@@ -149,20 +153,35 @@ def _await_stack(coro: Any) -> tuple[tuple[CodeType, int], ...]:
     call stack where it awaits its pending op (no Location objects; engine frames skipped).
     Cheap enough to take before every step that may break a check."""
     out: list[tuple[CodeType, int]] = []
-    engine = _ENGINE_CODE
+    engine = _ENGINE_FILES
     c = coro
     while c is not None:
         f = getattr(c, "cr_frame", None)
         if f is None:
             break
         code = f.f_code
-        is_engine = engine.get(code)
+        is_engine = engine.get(code.co_filename)
         if is_engine is None:
-            is_engine = engine[code] = code.co_filename.startswith(ENGINE_DIR)
+            is_engine = _is_engine(code)
         if not is_engine:
             out.append((code, f.f_lineno))
         c = c.cr_await
     return tuple(out)
+
+
+def _awaiting_frame(coro: Any) -> FrameType | None:
+    """The innermost model frame of a suspended thread's coroutine chain (engine frames
+    skipped): the frame that awaits its pending op, as ``Op.__await__`` finds it."""
+    found = None
+    c = coro
+    while c is not None:
+        f = getattr(c, "cr_frame", None)
+        if f is None:
+            break
+        if not _is_engine(f.f_code):
+            found = f
+        c = c.cr_await
+    return found
 
 
 def _await_site(coro: Any) -> tuple[CodeType, int] | None:

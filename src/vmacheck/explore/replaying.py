@@ -1,0 +1,95 @@
+"""Quiet steps: replaying a prefix that an earlier run of the same model ran and checked.
+
+An explorer without state snapshots reaches a branching point by running the model again
+from its start along the schedule of the run before.  Up to that point the run repeats
+itself: the same ops on the same objects with the same results, the checks passed there
+before.  :meth:`Replaying.replay_step` runs such a step with only what the run needs to be
+in the right state afterwards, and what tells a model that does not repeat itself.
+
+:class:`Replaying` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
+execution's state it reads is declared here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from vmacheck.explore import ops as _ops
+from vmacheck.explore.locating import Locating
+from vmacheck.explore.ops import Shared
+from vmacheck.explore.state import Event, NondeterministicModel
+
+if TYPE_CHECKING:
+    from vmacheck.explore.core import Execution
+
+
+class Replaying(Locating):
+    """Steps of a quiet prefix (see :meth:`replay_step`)."""
+
+    objects: list[Shared]
+    freed_allocations: int
+    _observer: Shared | None
+
+    def replay_step(self, ev: Event) -> Event:
+        """Run step ``ev.index`` again, as the run replayed ran it (``ev`` is its event): thread
+        ``ev.tid`` runs its pending op, which must touch what it touched then, and its local
+        code up to its next op.
+
+        What :meth:`~vmacheck.explore.core.Execution.step` does for a quiet step, without
+        what cannot differ from the run replayed: its caller (``run_one``) takes this path
+        only for a step that runs no check (not the prefix's last), under sequential
+        consistency, without a recorded trace, and before the first step at which the run
+        replayed had a thread that could not run (so nothing is stuck: no deadlock to look
+        for).  A use-after-free is looked for only once this execution has freed something.
+        Ops that start or join threads take :meth:`step`."""
+        ex = cast("Execution", self)
+        tid = ev.tid
+        t = self.threads[tid]
+        op = t.pending
+        if op is None or (op.blocking and not op.enabled(ex, tid)):
+            raise NondeterministicModel(
+                f"replay diverged at step {ev.index + 1}: thread {tid} is not runnable; "
+                "the model must build the same state on every run")
+        if op._thread_op:
+            return ex.step(tid)
+        _ops._CURRENT = ex
+        fp = op.footprint(ex, tid)
+        objs = self.objects
+        if self.freed_allocations:
+            for oid, _ in fp:
+                obj = objs[oid]
+                a = obj.alloc
+                if a is not None and a.freed:
+                    return ex._uaf(t, op, ex._observed(fp), obj)
+        before = ev.fp  # with the invariant observer when the step wrote what a check reads
+        if fp != before and (len(before) != len(fp) + 1 or before[:-1] != fp
+                             or self._observer is None
+                             or before[-1] != (self._observer.oid, True)):
+            raise diverged(ev.index, tid)
+        event = Event(ev.index, tid, before, op, ())
+        self.current_tid = tid
+        if t.atomic and op.sleeps:
+            self.report("sleep-in-atomic",
+                        f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})", tid)
+        try:
+            result = op.execute(ex, tid)
+        finally:
+            self.current_tid = None
+        for oid, w in before:
+            if w:
+                objs[oid].version += 1
+        reads = t.loop_reads
+        if reads is not None:
+            for oid, _ in before:
+                reads[oid] = objs[oid].version
+        self.events.append(event)
+        t.steps += 1
+        ex._advance(t, result, None)
+        return event
+
+
+def diverged(index: int, tid: int) -> NondeterministicModel:
+    """The error of a replayed step ``index`` whose thread ``tid`` touched other objects."""
+    return NondeterministicModel(
+        f"replay diverged at step {index + 1}: thread {tid} touched different objects than "
+        "before; the model must build the same state on every run")
