@@ -66,7 +66,10 @@ class Replaying(Locating):
                              or self._observer is None
                              or before[-1] != (self._observer.oid, True)):
             raise diverged(ev.index, tid)
-        event = Event(ev.index, tid, before, op, ())
+        # the replayed run's event serves this run: it is read no more there
+        event = ev
+        event.op = op
+        event.snaps = ()
         self.current_tid = tid
         if t.atomic and op.sleeps:
             self.report("sleep-in-atomic",
