@@ -41,7 +41,9 @@ class Replaying(Locating):
         consistency, without a recorded trace, and before the first step at which the run
         replayed had a thread that could not run (so nothing is stuck: no deadlock to look
         for).  A use-after-free is looked for only once this execution has freed something.
-        Ops that start or join threads take :meth:`step`."""
+        Ops that start or join threads take :meth:`step`.  The step's event is ``ev`` itself,
+        given this run's op: the run replayed reads its events no more (the explorer keeps
+        them only to replay them again, by thread and footprint)."""
         ex = cast("Execution", self)
         tid = ev.tid
         t = self.threads[tid]
