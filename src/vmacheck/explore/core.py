@@ -32,7 +32,7 @@ from vmacheck.explore.ops import (
     UseAfterFree,
     current,
 )
-from vmacheck.explore.replaying import Replaying, diverged
+from vmacheck.explore.replaying import Replaying
 from vmacheck.explore.state import (
     Event,
     Held,
@@ -40,7 +40,6 @@ from vmacheck.explore.state import (
     ThreadState,
     TraceStep,
     _await_stack,
-    _awaiting_frame,
     _exc_location,
     _exc_stack,
     _is_null_deref,
@@ -319,28 +318,6 @@ class Execution(Replaying, Holding, Ending):
         elif wrote or self.bookkeeping != self._checked_bookkeeping or self.check_every_step:
             self._check_step(tid, site, wrote)
         return event
-
-    def _note_pending_sites(self) -> None:
-        """Note where each thread's pending op is awaited, as ``Op.__await__`` does (the
-        innermost model frame of its suspended coroutine chain), and have ops note it
-        themselves from now on: the quiet prefix, which noted none, ends with this step."""
-        self._notes_deferred = False
-        self.note_awaits = True
-        for t in self.threads:
-            op = t.pending
-            if op is not None and t.coro is not None:
-                frame = _awaiting_frame(t.coro)
-                if frame is not None:
-                    op.await_code = frame.f_code
-                    op.await_lasti = frame.f_lasti
-
-    def _replayed_footprint(self, index: int, tid: int, fp: Footprint) -> Footprint:
-        """The footprint of replayed step ``index`` as the run replayed had it (the same
-        object, interned by the explorer), after checking that the model touched the same."""
-        before = self.replayed[index].fp
-        if before != fp:
-            raise diverged(index, tid)
-        return before
 
     def _observed(self, fp: Footprint) -> Footprint:
         """``fp`` plus the invariant observer when it writes an object a check reads."""

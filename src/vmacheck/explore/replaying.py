@@ -12,12 +12,13 @@ execution's state it reads is declared here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from vmacheck.explore import ops as _ops
 from vmacheck.explore.locating import Locating
-from vmacheck.explore.ops import Shared
-from vmacheck.explore.state import Event, NondeterministicModel
+from vmacheck.explore.ops import Footprint, Shared
+from vmacheck.explore.state import Event, NondeterministicModel, _awaiting_frame
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
@@ -27,7 +28,10 @@ class Replaying(Locating):
     """Steps of a quiet prefix (see :meth:`replay_step`)."""
 
     objects: list[Shared]
+    replayed: Sequence[Event]
     freed_allocations: int
+    note_awaits: bool
+    _notes_deferred: bool
     _observer: Shared | None
 
     def replay_step(self, ev: Event) -> Event:
@@ -91,6 +95,28 @@ class Replaying(Locating):
         t.steps += 1
         ex._advance(t, result, None)
         return event
+
+    def _note_pending_sites(self) -> None:
+        """Note where each thread's pending op is awaited, as ``Op.__await__`` does (the
+        innermost model frame of its suspended coroutine chain), and have ops note it
+        themselves from now on: the quiet prefix, which noted none, ends with this step."""
+        self._notes_deferred = False
+        self.note_awaits = True
+        for t in self.threads:
+            op = t.pending
+            if op is not None and t.coro is not None:
+                frame = _awaiting_frame(t.coro)
+                if frame is not None:
+                    op.await_code = frame.f_code
+                    op.await_lasti = frame.f_lasti
+
+    def _replayed_footprint(self, index: int, tid: int, fp: Footprint) -> Footprint:
+        """The footprint of replayed step ``index`` as the run replayed had it (the same
+        object, interned by the explorer), after checking that the model touched the same."""
+        before = self.replayed[index].fp
+        if before != fp:
+            raise diverged(index, tid)
+        return before
 
 
 def diverged(index: int, tid: int) -> NondeterministicModel:
