@@ -173,12 +173,16 @@ def _awaiting_frame(coro: Any) -> FrameType | None:
     """The innermost model frame of a suspended thread's coroutine chain (engine frames
     skipped): the frame that awaits its pending op, as ``Op.__await__`` finds it."""
     found = None
+    engine = _ENGINE_FILES
     c = coro
     while c is not None:
         f = getattr(c, "cr_frame", None)
         if f is None:
             break
-        if not _is_engine(f.f_code):
+        e = engine.get(f.f_code.co_filename)
+        if e is None:
+            e = _is_engine(f.f_code)
+        if not e:
             found = f
         c = c.cr_await
     return found
@@ -188,8 +192,8 @@ def _await_site(coro: Any) -> tuple[CodeType, int] | None:
     """The innermost model frame of a suspended thread, as (code, line): where it awaits its
     pending op.  The cheap form of ``Execution.location_of`` for a thread that is not
     running (no Location objects; engine frames skipped)."""
-    stack = _await_stack(coro)
-    return stack[-1] if stack else None
+    frame = _awaiting_frame(coro)  # the line of that frame only
+    return None if frame is None else (frame.f_code, frame.f_lineno)
 
 
 def _exc_stack(err: BaseException) -> tuple[Location, ...]:
