@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.explore.test_findings import abba_model
 
 import vmacheck as vc
 from vmacheck.explore import modes, runner
@@ -62,21 +63,7 @@ def uaf_in_prefix() -> list[Any]:
 
 
 def abba_in_prefix() -> list[Any]:
-    a, b = vc.Mutex("A"), vc.Mutex("B")
-
-    async def t1() -> None:
-        await a.lock()
-        await b.lock()
-        await b.unlock()
-        await a.unlock()
-
-    async def t2() -> None:
-        await b.lock()
-        await a.lock()
-        await a.unlock()
-        await b.unlock()
-
-    return [("t1", t1()), ("t2", t2()), *_racers()]
+    return [*abba_model(), *_racers()]
 
 
 def spawn_join_in_prefix() -> list[Any]:

@@ -148,44 +148,36 @@ def _line_at(code: CodeType, lasti: int) -> int:
     return code.co_firstlineno
 
 
-def _await_stack(coro: Any) -> tuple[tuple[CodeType, int], ...]:
-    """The model frames of a suspended thread, outermost first, as (code, line) pairs: its
-    call stack where it awaits its pending op (no Location objects; engine frames skipped).
-    Cheap enough to take before every step that may break a check."""
-    out: list[tuple[CodeType, int]] = []
+def _model_frames(coro: Any) -> list[FrameType]:
+    """The model frames of a suspended thread's coroutine chain, outermost first (engine
+    frames skipped): its call stack where it awaits its pending op."""
+    out: list[FrameType] = []
     engine = _ENGINE_FILES
     c = coro
     while c is not None:
         f = getattr(c, "cr_frame", None)
         if f is None:
             break
-        code = f.f_code
-        is_engine = engine.get(code.co_filename)
+        is_engine = engine.get(f.f_code.co_filename)
         if is_engine is None:
-            is_engine = _is_engine(code)
+            is_engine = _is_engine(f.f_code)
         if not is_engine:
-            out.append((code, f.f_lineno))
+            out.append(f)
         c = c.cr_await
-    return tuple(out)
+    return out
+
+
+def _await_stack(coro: Any) -> tuple[tuple[CodeType, int], ...]:
+    """The model frames of a suspended thread, outermost first, as (code, line) pairs (no
+    Location objects).  Cheap enough to take before every step that may break a check."""
+    return tuple([(f.f_code, f.f_lineno) for f in _model_frames(coro)])
 
 
 def _awaiting_frame(coro: Any) -> FrameType | None:
-    """The innermost model frame of a suspended thread's coroutine chain (engine frames
-    skipped): the frame that awaits its pending op, as ``Op.__await__`` finds it."""
-    found = None
-    engine = _ENGINE_FILES
-    c = coro
-    while c is not None:
-        f = getattr(c, "cr_frame", None)
-        if f is None:
-            break
-        e = engine.get(f.f_code.co_filename)
-        if e is None:
-            e = _is_engine(f.f_code)
-        if not e:
-            found = f
-        c = c.cr_await
-    return found
+    """The innermost model frame of a suspended thread: the frame that awaits its pending
+    op, as ``Op.__await__`` finds it."""
+    frames = _model_frames(coro)
+    return frames[-1] if frames else None
 
 
 def _await_site(coro: Any) -> tuple[CodeType, int] | None:
