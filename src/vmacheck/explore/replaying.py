@@ -3,7 +3,7 @@
 An explorer without state snapshots reaches a branching point by running the model again
 from its start along the schedule of the run before.  Up to that point the run repeats
 itself: the same ops on the same objects with the same results, the checks passed there
-before.  :meth:`Replaying.replay_step` runs such a step with only what the run needs to be
+before.  :meth:`Replaying.replay_prefix` runs such steps with only what the run needs to be
 in the right state afterwards, and what tells a model that does not repeat itself.
 
 :class:`Replaying` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, cast
 
 from vmacheck.explore import ops as _ops
 from vmacheck.explore.locating import Locating
-from vmacheck.explore.ops import Footprint, Shared
-from vmacheck.explore.state import Event, NondeterministicModel, _awaiting_frame
+from vmacheck.explore.ops import Footprint, Op, Shared
+from vmacheck.explore.state import Event, NondeterministicModel, ThreadState, _awaiting_frame
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
 
 
 class Replaying(Locating):
-    """Steps of a quiet prefix (see :meth:`replay_step`)."""
+    """Steps of a quiet prefix (see :meth:`replay_prefix`)."""
 
     objects: list[Shared]
     replayed: Sequence[Event]
@@ -34,67 +34,80 @@ class Replaying(Locating):
     _notes_deferred: bool
     _observer: Shared | None
 
-    def replay_step(self, ev: Event) -> Event:
-        """Run step ``ev.index`` again, as the run replayed ran it (``ev`` is its event): thread
-        ``ev.tid`` runs its pending op, which must touch what it touched then, and its local
-        code up to its next op.
+    def replay_prefix(self, replayed: Sequence[Event], stop: int, sched: list[int]) -> None:
+        """Run steps ``len(sched)`` to ``stop - 1`` again, as the run replayed ran them
+        (``replayed``: its events), adding each step's thread to ``sched``: each thread runs
+        its pending op, which must touch what it touched then, and its local code up to its
+        next op.
 
-        What :meth:`~vmacheck.explore.core.Execution.step` does for a quiet step, without
+        What :meth:`~vmacheck.explore.core.Execution.step` does for quiet steps, without
         what cannot differ from the run replayed: its caller (``run_one``) takes this path
-        only for a step that runs no check (not the prefix's last), under sequential
+        only for steps that run no check (not the prefix's last), under sequential
         consistency, without a recorded trace, and before the first step at which the run
         replayed had a thread that could not run (so nothing is stuck: no deadlock to look
         for).  A use-after-free is looked for only once this execution has freed something.
-        Ops that start or join threads take :meth:`step`.  The step's event is ``ev`` itself,
-        given this run's op: the run replayed reads its events no more (the explorer keeps
-        them only to replay them again, by thread and footprint)."""
+        Ops that start or join threads take :meth:`step`.  A step's event is the replayed
+        one itself, given this run's op: the run replayed reads its events no more (the
+        explorer keeps them only to replay them again, by thread and footprint)."""
         ex = cast("Execution", self)
-        tid = ev.tid
-        t = self.threads[tid]
-        op = t.pending
-        if op is None or (op.blocking and not op.enabled(ex, tid)):
-            raise NondeterministicModel(
-                f"replay diverged at step {ev.index + 1}: thread {tid} is not runnable; "
-                "the model must build the same state on every run")
-        if op._thread_op:
-            return ex.step(tid)
-        _ops._CURRENT = ex
-        fp = op.footprint(ex, tid)
+        threads = self.threads
         objs = self.objects
-        if self.freed_allocations:
-            for oid, _ in fp:
-                obj = objs[oid]
-                a = obj.alloc
-                if a is not None and a.freed:
-                    return ex._uaf(t, op, ex._observed(fp), obj)
-        before = ev.fp  # with the invariant observer when the step wrote what a check reads
-        if fp != before and (len(before) != len(fp) + 1 or before[:-1] != fp
-                             or self._observer is None
-                             or before[-1] != (self._observer.oid, True)):
-            raise diverged(ev.index, tid)
-        # the replayed run's event serves this run: it is read no more there
-        event = ev
-        event.op = op
-        event.snaps = ()
-        self.current_tid = tid
-        if t.atomic and op.sleeps:
-            self.report("sleep-in-atomic",
-                        f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})", tid)
-        try:
-            result = op.execute(ex, tid)
-        finally:
-            self.current_tid = None
-        for oid, w in before:
-            if w:
-                objs[oid].version += 1
-        reads = t.loop_reads
-        if reads is not None:
-            for oid, _ in before:
-                reads[oid] = objs[oid].version
-        self.events.append(event)
-        t.steps += 1
-        ex._advance(t, result, None)
-        return event
+        events = self.events
+        for index in range(len(sched), stop):
+            ev = replayed[index]
+            tid = ev.tid
+            sched.append(tid)
+            t = threads[tid]
+            op = t.pending
+            if op is None or (op.blocking and not op.enabled(ex, tid)):
+                raise NondeterministicModel(
+                    f"replay diverged at step {index + 1}: thread {tid} is not runnable; "
+                    "the model must build the same state on every run")
+            if op._thread_op:
+                ex.step(tid)
+                continue
+            _ops._CURRENT = ex
+            fp = op.footprint(ex, tid)
+            if self.freed_allocations and self._touches_freed(t, op, fp):
+                continue
+            before = ev.fp  # with the invariant observer when the step wrote what a check reads
+            if fp != before and (len(before) != len(fp) + 1 or before[:-1] != fp
+                                 or self._observer is None
+                                 or before[-1] != (self._observer.oid, True)):
+                raise diverged(index, tid)
+            ev.op = op
+            ev.snaps = ()
+            self.current_tid = tid
+            if t.atomic and op.sleeps:
+                self.report("sleep-in-atomic",
+                            f"{op.describe()} may sleep in atomic context ({t.atomic[-1]})",
+                            tid)
+            try:
+                result = op.execute(ex, tid)
+            finally:
+                self.current_tid = None
+            for oid, w in before:
+                if w:
+                    objs[oid].version += 1
+            reads = t.loop_reads
+            if reads is not None:
+                for oid, _ in before:
+                    reads[oid] = objs[oid].version
+            events.append(ev)
+            t.steps += 1
+            ex._advance(t, result, None)
+
+    def _touches_freed(self, t: ThreadState, op: Op, fp: Footprint) -> bool:
+        """Whether ``op`` touches an object of a freed allocation: then report the
+        use-after-free, as a step does (the thread dies)."""
+        ex = cast("Execution", self)
+        for oid, _ in fp:
+            obj = self.objects[oid]
+            a = obj.alloc
+            if a is not None and a.freed:
+                ex._uaf(t, op, ex._observed(fp), obj)
+                return True
+        return False
 
     def _note_pending_sites(self) -> None:
         """Note where each thread's pending op is awaited, as ``Op.__await__`` does (the

@@ -19,8 +19,8 @@ Chooser = Callable[[Execution, list[int], int], "int | None"]
 
 
 SHORT_REPLAY = True
-"""Quiet replayed steps that run no check take :meth:`Execution.replay_step` (tests turn it
-off to compare)."""
+"""Quiet replayed steps that run no check take :meth:`Execution.replay_prefix` (tests turn
+it off to compare)."""
 
 YOUNG_COLLECTION_THRESHOLD = 10_000
 """While exploring, the cyclic garbage collector's youngest generation is collected after
@@ -66,7 +66,7 @@ def run_one(
     steps (after the first, which the chooser is asked for) and give their footprints
     (:attr:`Execution.replayed`); ``replayed_unstuck``: no thread of that run was stuck
     (disabled) before this step (its :attr:`Execution.stuck_from`), so that the quiet steps
-    before it and before the prefix's last take :meth:`Execution.replay_step`."""
+    before it and before the prefix's last take :meth:`Execution.replay_prefix`."""
     ex = Execution(model, max_steps=max_steps, record=record, listener=listener,
                    lockdep=lockdep, values=values, sites=sites, quiet_until=quiet_until,
                    replayed=replayed)
@@ -83,9 +83,7 @@ def run_one(
     while True:
         depth = len(sched)
         if 0 < depth < fast_to:
-            ev = replayed[depth]
-            ex.replay_step(ev)
-            sched.append(ev.tid)
+            ex.replay_prefix(replayed, fast_to, sched)
             continue
         # ex.enabled() and ex.live() in one pass: a live thread always has a pending op
         # (a thread that exits or dies has none)

@@ -1,4 +1,4 @@
-"""Quiet replayed steps taken by ``Execution.replay_step`` (the short path for a replayed
+"""Quiet replayed steps taken by ``Execution.replay_prefix`` (the short path for a replayed
 prefix): explorations whose prefixes free allocations, touch freed ones, deadlock, start and
 join threads, sleep in atomic context, park in wait loops or write what a check reads find
 exactly what explorations that replay every prefix in full find; a model that does not
@@ -145,15 +145,19 @@ def _summary(r: vc.Result) -> tuple[object, ...]:
 
 @pytest.fixture
 def replay_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Counts the steps taken by ``Execution.replay_step``."""
+    """The indices of the steps taken by ``Execution.replay_prefix`` (begun, when one
+    raises)."""
     calls: list[int] = []
-    original = Execution.replay_step
+    original = Execution.replay_prefix
 
-    def counted(self: Execution, ev: Any) -> Any:
-        calls.append(ev.index)
-        return original(self, ev)
+    def counted(self: Execution, replayed: Any, stop: int, sched: list[int]) -> None:
+        start = len(sched)
+        try:
+            original(self, replayed, stop, sched)
+        finally:
+            calls.extend(range(start, len(sched)))
 
-    monkeypatch.setattr(Execution, "replay_step", counted)
+    monkeypatch.setattr(Execution, "replay_prefix", counted)
     yield calls
 
 
