@@ -359,56 +359,55 @@ class Execution(Replaying, Holding, Ending):
             t.coro.close()
 
     def _advance(self, t: ThreadState, value: Any, exc: BaseException | None) -> None:
+        """Run thread ``t``'s local code up to its next op, sending it ``value`` (what its
+        last op returned), or throwing ``exc`` into it."""
         assert t.coro is not None
         self.current_tid = t.tid
-        running = True
         self._in_thread_code = True
         try:
             op = t.coro.send(value) if exc is None else t.coro.throw(exc)
-        except StopIteration as stop:
-            running = False
+        except BaseException as err:
+            self.current_tid = None
+            self._in_thread_code = False
+            self._stopped(t, err)
+            return
+        self.current_tid = None
+        self._in_thread_code = False
+        if isinstance(op, Op):
+            t.pending = op
+        else:
+            self._awaited_other(t, op)
+
+    def _stopped(self, t: ThreadState, err: BaseException) -> None:
+        """Thread ``t``'s code returned (``StopIteration``) or raised ``err``: it exits, or
+        dies with a finding (a model bug is a finding, never a crash of the tool).  What is
+        not the model's (``KeyboardInterrupt``) goes on up."""
+        if isinstance(err, StopIteration):
             t.done = True
             t.pending = None
-            t.result = stop.value
-            self.current_tid = None
-            self._in_thread_code = False
+            t.result = err.value
             self._thread_exit(t)
-            return
-        except SoftLockup as lockup:
-            running = False  # the thread dies: a change of liveness like the others
-            self.current_tid = None
-            self._in_thread_code = False
-            self.report("soft-lockup", f"{t.name} {lockup}", t.tid, _exc_location(lockup),
-                        stack=_exc_stack(lockup))
+        elif isinstance(err, SoftLockup):
+            self.report("soft-lockup", f"{t.name} {err}", t.tid, _exc_location(err),
+                        stack=_exc_stack(err))
             t.dead = True
             t.pending = None
-            return
-        except BugOn as bug:
-            running = False
-            self.current_tid = None
-            self._in_thread_code = False
-            self.report("assertion", str(bug), t.tid, _exc_location(bug), stack=_exc_stack(bug))
+        elif isinstance(err, BugOn):
+            self.report("assertion", str(err), t.tid, _exc_location(err), stack=_exc_stack(err))
             t.dead = True
             t.pending = None
-            return
-        except Exception as err:  # a model bug is a finding, never a crash of the tool
-            running = False
-            self.current_tid = None
-            self._in_thread_code = False
+        elif isinstance(err, Exception):
             kind = "null-deref" if _is_null_deref(err) else "exception"
             self.report(kind, f"{type(err).__name__}: {err}", t.tid, _exc_location(err),
                         stack=_exc_stack(err))
             t.dead = True
             t.pending = None
-            return
-        finally:
-            self.current_tid = None
-            self._in_thread_code = False
-            if not running:
-                self.bookkeeping += 1
-                self.liveness += 1
-        if not isinstance(op, Op):
-            self.report("exception", f"model awaited a non-vmacheck object: {op!r}", t.tid)
-            self._kill(t)
-            return
-        t.pending = op
+        else:
+            raise err
+        self.bookkeeping += 1  # exiting and dying change liveness alike
+        self.liveness += 1
+
+    def _awaited_other(self, t: ThreadState, obj: object) -> None:
+        """Thread ``t`` awaited something that is not an op: a model bug; it dies."""
+        self.report("exception", f"model awaited a non-vmacheck object: {obj!r}", t.tid)
+        self._kill(t)
