@@ -265,7 +265,7 @@ def test_a_check_broken_at_the_end_of_a_quiet_prefix_is_located_where_the_op_was
     assert first.check_failed_at == [2]
     again, _, _ = runner.run_one(breaks_a_check, runner.follow(sched), max_steps=100,
                                  sites=False, quiet_until=2, replayed=first.events,
-                                 replayed_unstuck=first.stuck_from)
+                                 replayed_acyclic=first.cycle_from)
     [located] = [f for f in again.findings if f.kind == "invariant"]
     assert broken.location is not None and "breaks the check" in Path(
         broken.location.file).read_text().splitlines()[broken.location.line - 1]

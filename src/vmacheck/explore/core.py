@@ -132,9 +132,10 @@ class Execution(Replaying, Holding, Ending):
         self.freed_allocations = 0
         """How many allocations were freed (``Allocation.free``): a touch of a freed one is a
         use-after-free, which a quiet replayed step looks for only once something was freed."""
-        self.stuck_from = max_steps + 1
-        """The first step index at which a live thread could not run (``run_one`` sets it):
-        a replay of this run finds nothing stuck before it."""
+        self.cycle_from = max_steps + 1
+        """The first step index before which threads waited for each other in a cycle
+        (``run_one`` sets it, when it looks for deadlocks): a replay of this run finds none
+        before it, so it need not look."""
         self.partly_located = False
         """Some failed per-step check is located by its innermost frame only (``sites``
         off): its whole stack needs a run with sites on."""

@@ -178,7 +178,7 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
         ex, sched, _ = run_one(model, choose, max_steps=max_steps, listener=listener,
                                lockdep=lockdep, values=values, sites=False, quiet_until=quiet,
                                replayed=prev[0].events if quiet and prev else (),
-                               replayed_unstuck=prev[0].stuck_from if quiet and prev else 0)
+                               replayed_acyclic=prev[0].cycle_from if quiet and prev else 0)
         if not blocked:
             # a thread left waiting at the end races with the step that disabled it (an
             # execution cut by the step limit is taken as it is: its runnable threads' next
@@ -221,7 +221,7 @@ def _located(model: Model, ex: Execution, sched: list[int], max_steps: int,
     first = min(ex.check_failed_at, default=0)
     again, _, _ = run_one(model, follow(sched, stop=blocked), max_steps=max_steps,
                           values=by_step(dict(ex.choices)), quiet_until=first,
-                          replayed=ex.events, replayed_unstuck=ex.stuck_from)
+                          replayed=ex.events, replayed_acyclic=ex.cycle_from)
     again.truncated = ex.truncated
     again.abandoned = ex.abandoned
     return again

@@ -44,11 +44,12 @@ class Replaying(Locating):
         what cannot differ from the run replayed: its caller (``run_one``) takes this path
         only for steps that run no check (not the prefix's last), under sequential
         consistency, without a recorded trace, and before the first step at which the run
-        replayed had a thread that could not run (so nothing is stuck: no deadlock to look
-        for).  A use-after-free is looked for only once this execution has freed something.
-        Ops that start or join threads take :meth:`step`.  A step's event is the replayed
-        one itself, given this run's op: the run replayed reads its events no more (the
-        explorer keeps them only to replay them again, by thread and footprint)."""
+        replayed found threads waiting for each other in a cycle (before it, looking for a
+        deadlock finds none, as it found none).  A use-after-free is looked for only once
+        this execution has freed something.  Ops that start or join threads take
+        :meth:`step`.  A step's event is the replayed one itself, given this run's op: the
+        run replayed reads its events no more (the explorer keeps them only to replay them
+        again, by thread and footprint)."""
         ex = cast("Execution", self)
         threads = self.threads
         objs = self.objects

@@ -56,7 +56,7 @@ def run_one(
     sites: bool = True,
     quiet_until: int = 0,
     replayed: Sequence[Event] = (),
-    replayed_unstuck: int = 0,
+    replayed_acyclic: int = 0,
 ) -> tuple[Execution, list[int], bool]:
     """Run one execution to its end.  Returns it, its schedule, and whether the chooser gave
     up (returned None, e.g. a sleep-set-blocked state).  ``values`` picks the value of each
@@ -64,18 +64,18 @@ def run_one(
     ``quiet_until``: the steps before it replay a prefix run and checked before
     (:attr:`Execution.quiet_until`); ``replayed``: that run's events, which schedule those
     steps (after the first, which the chooser is asked for) and give their footprints
-    (:attr:`Execution.replayed`); ``replayed_unstuck``: no thread of that run was stuck
-    (disabled) before this step (its :attr:`Execution.stuck_from`), so that the quiet steps
+    (:attr:`Execution.replayed`); ``replayed_acyclic``: that run found no threads waiting
+    in a cycle before this step (its :attr:`Execution.cycle_from`), so that the quiet steps
     before it and before the prefix's last take :meth:`Execution.replay_prefix`."""
     ex = Execution(model, max_steps=max_steps, record=record, listener=listener,
                    lockdep=lockdep, values=values, sites=sites, quiet_until=quiet_until,
                    replayed=replayed)
     replay_to = min(quiet_until, len(replayed))
-    # quiet steps that run no check (the prefix's last runs them all), where the run
-    # replayed had no stuck thread, under sequential consistency and unrecorded
+    # quiet steps that run no check (the prefix's last runs them all), before the run
+    # replayed found threads waiting in a cycle, under sequential consistency and unrecorded
     fast_to = 0
     if SHORT_REPLAY and not record and ex.memory is None:
-        fast_to = min(replay_to, quiet_until - 1, replayed_unstuck)
+        fast_to = min(replay_to, quiet_until - 1, replayed_acyclic)
     sched: list[int] = []
     gave_up = False
     threads = ex.threads
@@ -99,10 +99,8 @@ def run_one(
                 stuck = True
         if not en:
             break
-        if stuck:
-            if ex.stuck_from > depth:
-                ex.stuck_from = depth
-            ex.check_deadlock(en)
+        if stuck and ex.check_deadlock(en) and ex.cycle_from > depth:
+            ex.cycle_from = depth
         if len(sched) >= max_steps:
             ex.report("step-limit",
                       f"execution exceeded {max_steps} steps (possible livelock)",
