@@ -29,7 +29,6 @@ from vmacheck.explore import modes
 
 peak = [0]
 calls = [0]
-original = getattr(modes, "backtrack", None)
 
 def count(nodes):  # recursive: no transient list as large as the tree
     return sum(1 + len(x.tail) + count(x.children) for x in nodes)
@@ -43,10 +42,9 @@ def sampled(st):
             if node.chosen is not None:
                 held += count(node.chosen.children) + len(node.chosen.tail)
         peak[0] = max(peak[0], held)
-    original(st)
 
-if hasattr(modes, "backtrack"):  # a tree without it (a baseline) is measured unsampled
-    modes.backtrack = sampled
+if hasattr(modes, "OBSERVE_FRONTIER"):  # a tree without it (a baseline) is measured unsampled
+    modes.OBSERVE_FRONTIER = sampled
 else:
     peak[0] = -1
 kind, arg = sys.argv[1], sys.argv[2]
@@ -80,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="also measure lastzero(13) with another source tree (e.g. a checkout "
                          "of main's src/) and print the ratio")
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "src"))
+    from vmacheck import engine
+
+    print(f"engine: {engine()}")
     print(f"{'model':<28}{'executions':>11}{'peak RSS MB':>13}{'pending nodes':>15}"
           f"{'seconds':>9}{'load':>6}")
     rows = [(f"lastzero({n})", measure("lastzero", n)) for n in args.sizes.split(",")]

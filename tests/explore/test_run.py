@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import vmacheck as vc
+from vmacheck.explore import checking
 from vmacheck.explore.context import hold, unhold
-from vmacheck.explore.core import Execution
 from vmacheck.explore.ops import current
 
 
@@ -91,7 +91,7 @@ def test_a_change_of_held_resources_reruns_checks() -> None:
 def test_checks_when_something_changed_find_what_every_step_checks_find(
         model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     gated = vc.explore(model)
-    monkeypatch.setattr(Execution, "check_every_step", True)
+    monkeypatch.setattr(checking, "CHECK_EVERY_STEP", True)
     every = vc.explore(model)
     assert [(f.kind, f.message, f.location, f.minimal_schedule) for f in gated.findings] == \
         [(f.kind, f.message, f.location, f.minimal_schedule) for f in every.findings]

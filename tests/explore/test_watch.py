@@ -67,10 +67,10 @@ def test_a_hold_of_an_undeclared_class_is_not_seen() -> None:
 
 
 def test_narrowed_checks_find_what_every_step_checks_find(monkeypatch: Any) -> None:
-    from vmacheck.explore.core import Execution
+    from vmacheck.explore import checking
 
     gated = vc.explore(token_model(("a",), [0]))
-    monkeypatch.setattr(Execution, "check_every_step", True)
+    monkeypatch.setattr(checking, "CHECK_EVERY_STEP", True)
     every = vc.explore(token_model(("a",), [0]))
     assert [(f.kind, f.message, f.location) for f in gated.findings] == \
         [(f.kind, f.message, f.location) for f in every.findings]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vmacheck.explore.core import Execution
+from vmacheck.explore import checking
 from vmacheck.kernel.variants import load_variant_file
 from vmacheck.scenarios.catalogue import run
 
@@ -37,7 +37,7 @@ def test_gated_checks_equal_checks_after_every_step(
     if path is not None:
         load_variant_file(VARIANTS / path)
     gated = run(scenario, variants)
-    monkeypatch.setattr(Execution, "check_every_step", True)
+    monkeypatch.setattr(checking, "CHECK_EVERY_STEP", True)
     every = run(scenario, variants)
     if path is not None or scenario == "binder-shrink-partial-munmap":
         assert any(f.kind in ("invariant", "resource-leak") for f in gated.findings)

@@ -180,9 +180,12 @@ def _explore_run(model: Model, mode: str, seed: int, max_executions: int | None,
                 break
     except KeyboardInterrupt:
         stop = "interrupted"
-    if stop == "exhausted":
-        # a finished generator: make sure the next() that ended it was consumed
-        pass
+    finally:
+        # a strategy stopped early closes the execution it stopped at when it is closed; the
+        # garbage collector does not close a generator compiled with mypyc
+        close = getattr(runs, "close", None)
+        if close is not None:
+            close()
     seconds = time.monotonic() - start
     deadline = None if max_seconds is None else start + max_seconds
     findings, interrupted = _finalise_all(model, tally, max_steps, minimise and stop not in (

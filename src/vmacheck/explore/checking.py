@@ -1,8 +1,11 @@
 """Per-step and end checks of an execution: registering invariants, deciding after each step
 which ones may have changed their answer, and reporting the ones that fail.
 
-:class:`Checking` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
-execution's state it reads is declared here.
+:class:`Checking` is a part of :class:`vmacheck.explore.core.Execution`, one link of its
+single chain of bases (``Locating`` <- ``Checking`` <- ``Ending`` <- ``Holding`` <-
+``Replaying`` <- ``Execution``: mypyc compiles a class with one base).  The execution's
+state it reads is declared here, unless a class before it in the chain declares it: each
+attribute once, or the compiled class's garbage-collector support counts it twice.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from typing import Any
 from vmacheck.explore.findings import Location
 from vmacheck.explore.locating import Locating
 from vmacheck.explore.ops import Shared
-from vmacheck.explore.state import Event, ThreadState
+
+CHECK_EVERY_STEP = False
+"""Run every per-step check after every step, not only when what it reads may have changed
+(to verify that rule; the findings are the same, only slower)."""
 
 
 class Checking(Locating):
     """The checks of an execution (see :meth:`add_invariant`)."""
 
-    check_every_step: bool
     invariants: list[tuple[str, Callable[[], object], bool]]
     _step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None, _Watch | None]]
     _watches: dict[tuple[Callable[[], Iterable[Shared]], tuple[str | None, ...] | None], _Watch]
@@ -32,8 +37,6 @@ class Checking(Locating):
     class_holds: dict[str | None, int]
     _checked_bookkeeping: int
     objects: list[Shared]
-    events: list[Event]
-    threads: list[ThreadState]
     check_failed_at: list[int]
     sites: bool
     note_awaits: bool
@@ -116,7 +119,7 @@ class Checking(Locating):
     def _check_step(self, tid: int, site: tuple[tuple[Any, int], ...] | None,
                     wrote: list[int], force: bool = False) -> None:
         """Run the per-step checks that what this step changed may affect (all: ``force``)."""
-        every = self.check_every_step or force
+        every = CHECK_EVERY_STEP or force
         any_change = wrote or self.bookkeeping != self._checked_bookkeeping or every
         self._checked_bookkeeping = self.bookkeeping
         failed = self._failed_invariants

@@ -12,12 +12,9 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from vmacheck.explore import checking as _checking
 from vmacheck.explore import memory as _memory
 from vmacheck.explore import ops as _ops
-from vmacheck.explore.checking import _Watch
-from vmacheck.explore.ending import Ending
-from vmacheck.explore.findings import RawFinding
-from vmacheck.explore.holding import Holding
 from vmacheck.explore.ops import (
     Allocation,
     BugOn,
@@ -57,12 +54,8 @@ __all__ = [
 ]
 
 
-class Execution(Replaying, Holding, Ending):
+class Execution(Replaying):
     """Runs one interleaving of a model; the scheduler picks which thread steps next."""
-
-    check_every_step = False
-    """Run every per-step check after every step, not only when what it reads may have
-    changed (to verify that rule; the findings are the same, only slower)."""
 
     def __init__(
         self,
@@ -82,15 +75,14 @@ class Execution(Replaying, Holding, Ending):
         self.memory = None if mm == "sc" else _memory.WeakMemory()
         """The weak memory state (None under sequential consistency)."""
         self.serial = next(_SERIAL)
-        self.objects: list[Shared] = []
+        self.objects = []
         """The shared objects by id (an id reserved for an object not made yet: None)."""
-        self.threads: list[ThreadState] = []
-        self.events: list[Event] = []
-        self.findings: list[RawFinding] = []
-        self.labels: list[str] = []
-        self.invariants: list[tuple[str, Callable[[], object], bool]] = []
-        self._step_checks: list[tuple[str, Callable[[], object], frozenset[int] | None,
-                                      _Watch | None]] = []
+        self.threads = []
+        self.events = []
+        self.findings = []
+        self.labels = []
+        self.invariants = []
+        self._step_checks = []
         """Checks run after steps: with the object ids they read (None: not declared) and
         what they watch (``invariant(watch=)``)."""
         self._watches = {}
@@ -98,11 +90,11 @@ class Execution(Replaying, Holding, Ending):
         """Counts changes of threads' held resources, atomic contexts and liveness."""
         self.liveness = 0
         """Counts threads that started (spawned), exited or died."""
-        self.class_holds: dict[str | None, int] = {}
+        self.class_holds = {}
         """Per lock class (None: resources held without one), how many times a thread
         took or released one of its resources (``invariant(lock_classes=)``)."""
         self._checked_bookkeeping = 0
-        self.outcome_fns: list[Callable[[], object]] = []
+        self.outcome_fns = []
         self.trace: list[TraceStep] = []
         self.max_steps = max_steps
         self.record = record
@@ -139,22 +131,22 @@ class Execution(Replaying, Holding, Ending):
         self.partly_located = False
         """Some failed per-step check is located by its innermost frame only (``sites``
         off): its whole stack needs a run with sites on."""
-        self.check_failed_at: list[int] = []
+        self.check_failed_at = []
         """For each per-step check that failed, how many steps had run."""
-        self.current_tid: int | None = None
+        self.current_tid = None
         self._in_thread_code = False
-        self._observer: Shared | None = None
-        self._visible: set[int] = set()
+        self._observer = None
+        self._visible = set()
         self.truncated = False
         self.abandoned = False
         """The chooser gave up (a sleep-set-blocked prefix): the execution has no end state."""
-        self._failed_invariants: set[str] = set()
-        self._deadlock_reported: set[frozenset[int]] = set()
-        self._explain: dict[str, Callable[[], object]] = {}
+        self._failed_invariants = set()
+        self._deadlock_reported = set()
+        self._explain = {}
         self.model_state: dict[str, Any] = {}
         """What a model library keeps for this execution, by the library's own key (the
         model kernel's state): it lives and dies with the execution."""
-        self.closers: list[Callable[[], None]] = []
+        self.closers = []
         """Called by :meth:`close`: model set-up code that links its objects in cycles
         (not through shared variables) unlinks them there."""
         self.activate()
@@ -316,7 +308,7 @@ class Execution(Replaying, Holding, Ending):
         elif quiet:
             if index + 1 == self.quiet_until:  # the prefix's end: check it all once
                 self._check_step(tid, site, wrote, force=True)
-        elif wrote or self.bookkeeping != self._checked_bookkeeping or self.check_every_step:
+        elif wrote or self.bookkeeping != self._checked_bookkeeping or _checking.CHECK_EVERY_STEP:
             self._check_step(tid, site, wrote)
         return event
 

@@ -1,8 +1,11 @@
 """The end of an execution: stuck threads (deadlocks), the end checks, the outcome, and
 closing it once nothing reads it any more.
 
-:class:`Ending` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
-execution's state it reads is declared here.
+:class:`Ending` is a part of :class:`vmacheck.explore.core.Execution`, one link of its
+single chain of bases (``Locating`` <- ``Checking`` <- ``Ending`` <- ``Holding`` <-
+``Replaying`` <- ``Execution``: mypyc compiles a class with one base).  The execution's
+state it reads is declared here, unless a class before it in the chain declares it: each
+attribute once, or the compiled class's garbage-collector support counts it twice.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, cast
 
 from vmacheck.explore.checking import Checking
-from vmacheck.explore.ops import Shared
 from vmacheck.explore.state import Event, _find_cycle
 
 if TYPE_CHECKING:
@@ -28,7 +30,6 @@ class Ending(Checking):
     closers: list[Callable[[], None]]
     labels: list[str]
     outcome_fns: list[Callable[[], object]]
-    objects: list[Shared]
     replayed: Sequence[Event]
 
     def activate(self) -> None:

@@ -1,25 +1,25 @@
 """The resources threads hold (locks, references): taking, releasing and asking, and the
 leak report of a thread that exits holding one.
 
-:class:`Holding` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
-execution's state it reads is declared here.
+:class:`Holding` is a part of :class:`vmacheck.explore.core.Execution`, one link of its
+single chain of bases (``Locating`` <- ``Checking`` <- ``Ending`` <- ``Holding`` <-
+``Replaying`` <- ``Execution``: mypyc compiles a class with one base).  The execution's
+state it reads is declared here, unless a class before it in the chain declares it: each
+attribute once, or the compiled class's garbage-collector support counts it twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from vmacheck.explore.locating import Locating
+from vmacheck.explore.ending import Ending
 from vmacheck.explore.state import Held, ThreadState
 
 
-class Holding(Locating):
+class Holding(Ending):
     """Held resources: plain calls from model code and ops (``vmacheck.hold``/``unhold``)."""
 
     lockdep: Any
-    note_awaits: bool
-    bookkeeping: int
-    class_holds: dict[str | None, int]
 
     def hold(self, tid: int, key: object, desc: str, lock_class: str | None = None,
              trylock: bool = False) -> None:

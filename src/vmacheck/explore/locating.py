@@ -2,8 +2,11 @@
 and sites of its threads (live frames while a thread runs, the chain of suspended coroutines
 while it waits).
 
-:class:`Locating` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
-execution's state it reads is declared here.
+:class:`Locating` is a part of :class:`vmacheck.explore.core.Execution`, one link of its
+single chain of bases (``Locating`` <- ``Checking`` <- ``Ending`` <- ``Holding`` <-
+``Replaying`` <- ``Execution``: mypyc compiles a class with one base).  The execution's
+state it reads is declared here, unless a class before it in the chain declares it: each
+attribute once, or the compiled class's garbage-collector support counts it twice.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 from vmacheck.explore.findings import Location, RawFinding
 from vmacheck.explore.state import (
-    ENGINE_DIR,
+    ENGINE_FILES,
     Event,
     ThreadState,
     _await_site,
@@ -95,7 +98,7 @@ class Locating:
             f = c.cr_frame
             if f is None:
                 break
-            if not f.f_code.co_filename.startswith(ENGINE_DIR):
+            if not f.f_code.co_filename.startswith(ENGINE_FILES):
                 frames.append(Location(f.f_code.co_name, f.f_code.co_filename, f.f_lineno))
             c = c.cr_await
         return tuple(frames)

@@ -7,7 +7,7 @@ driver in :mod:`vmacheck.explore.api` applies budgets and aggregates findings.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +61,14 @@ class DporState:
     done: bool = False
 
 
+OBSERVE_FRONTIER: Callable[[DporState], None] | None = None
+"""Called with the exploration state after each execution's backtracking, when set
+(``benchmarks/memory.py`` samples the size of the pending wakeup trees with it: compiled code
+calls :func:`backtrack` directly, so wrapping it would see nothing)."""
+
+
 def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
-         state: DporState | None = None) -> Iterator[Run]:
+         state: DporState | None = None) -> Generator[Run, None, None]:
     """Optimal DPOR (source sets + wakeup trees); one execution per Mazurkiewicz trace.
 
     With ``state``, explore from that frontier (and keep it up to date: after each yielded run
@@ -188,6 +194,8 @@ def dpor(model: Model, *, max_steps: int, lockdep: Any = None,
                     hb.on_pending(ex, t.tid)
         analyse_races(stack, hb, ex, root=st.root, escaped=st.escaped, pairs=pairs)
         backtrack(st)
+        if OBSERVE_FRONTIER is not None:
+            OBSERVE_FRONTIER(st)
         if prev is not None:
             prev[0].close()
         prev = (ex, hb)

@@ -195,7 +195,9 @@ class Op:
         # breaks is located there without walking the coroutine chain after every step
         # (only in executions that have per-step checks and do not note sites themselves)
         ex = _CURRENT
-        if ex is None or not ex.note_awaits:
+        noting = ex is not None and ex.note_awaits
+        ex = None  # the suspended frame need not hold the execution (no cycle through it)
+        if not noting:
             return (yield self)
         f: Any = sys._getframe(1)
         engine = _ENGINE_FILES

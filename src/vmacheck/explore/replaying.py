@@ -6,8 +6,11 @@ itself: the same ops on the same objects with the same results, the checks passe
 before.  :meth:`Replaying.replay_prefix` runs such steps with only what the run needs to be
 in the right state afterwards, and what tells a model that does not repeat itself.
 
-:class:`Replaying` is a part of :class:`vmacheck.explore.core.Execution` (a mixin): the
-execution's state it reads is declared here.
+:class:`Replaying` is a part of :class:`vmacheck.explore.core.Execution`, one link of its
+single chain of bases (``Locating`` <- ``Checking`` <- ``Ending`` <- ``Holding`` <-
+``Replaying`` <- ``Execution``: mypyc compiles a class with one base).  The execution's
+state it reads is declared here, unless a class before it in the chain declares it: each
+attribute once, or the compiled class's garbage-collector support counts it twice.
 """
 
 from __future__ import annotations
@@ -16,23 +19,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from vmacheck.explore import ops as _ops
-from vmacheck.explore.locating import Locating
-from vmacheck.explore.ops import Footprint, Op, Shared
+from vmacheck.explore.holding import Holding
+from vmacheck.explore.ops import Footprint, Op
 from vmacheck.explore.state import Event, NondeterministicModel, ThreadState, _awaiting_frame
 
 if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
 
 
-class Replaying(Locating):
+class Replaying(Holding):
     """Steps of a quiet prefix (see :meth:`replay_prefix`)."""
 
-    objects: list[Shared]
-    replayed: Sequence[Event]
     freed_allocations: int
-    note_awaits: bool
     _notes_deferred: bool
-    _observer: Shared | None
 
     def replay_prefix(self, replayed: Sequence[Event], stop: int, sched: list[int]) -> None:
         """Run steps ``len(sched)`` to ``stop - 1`` again, as the run replayed ran them

@@ -21,6 +21,11 @@ class NondeterministicModel(RuntimeError):
 ENGINE_DIR = __file__.rsplit("/", 1)[0]
 """Frames from files in this folder are the engine's, not the model's."""
 
+ENGINE_FILES = (ENGINE_DIR, "src/vmacheck/explore/")
+"""How the file names of the engine's frames begin: its folder, or the path relative to the
+checkout that the compiled modules' functions carry in tracebacks (``setup.py`` compiles them
+by that path)."""
+
 
 @dataclass(slots=True)
 class Held:
@@ -117,7 +122,7 @@ def _is_null_deref(err: BaseException) -> bool:
 
 def _exc_location(err: BaseException) -> Location | None:
     frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if not f.filename.startswith(ENGINE_DIR)]
+              if not f.filename.startswith(ENGINE_FILES)]
     if not frames:
         return None
     f = frames[-1]
@@ -135,7 +140,7 @@ def _is_engine(code: CodeType) -> bool:
     name = code.co_filename
     e = _ENGINE_FILES.get(name)
     if e is None:
-        e = _ENGINE_FILES[name] = name.startswith(ENGINE_DIR)
+        e = _ENGINE_FILES[name] = name.startswith(ENGINE_FILES)
     return e
 
 
@@ -192,7 +197,7 @@ def _exc_stack(err: BaseException) -> tuple[Location, ...]:
     """Model frames of an exception's traceback, innermost last."""
     return tuple(Location(f.name, f.filename, f.lineno or 0)
                  for f in traceback.extract_tb(err.__traceback__)
-                 if not f.filename.startswith(ENGINE_DIR))
+                 if not f.filename.startswith(ENGINE_FILES))
 
 
 def _live_stack(frame: FrameType | None) -> tuple[Location, ...]:
@@ -201,7 +206,7 @@ def _live_stack(frame: FrameType | None) -> tuple[Location, ...]:
     seen_model = False
     while frame is not None:
         code = frame.f_code
-        if code.co_filename.startswith(ENGINE_DIR):
+        if code.co_filename.startswith(ENGINE_FILES):
             if seen_model:
                 break
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,42 +127,45 @@ def run_slice(model: Model, unit: Unit, *, max_steps: int, seconds: float,
     graph.execution = 0
     tally = Tally()
     edges_seen = 0
-    for ex, sched, blocked in dpor(model, max_steps=max_steps, lockdep=graph, state=st):
-        key = (*unit.key, unit.counter)
-        unit.counter += 1
-        tally.executions += 1
-        tally.steps += len(sched)
-        if blocked:
-            tally.blocked += 1
-        for raw in ex.findings:
-            fk = raw.key()
-            seen = tally.findings.get(fk)
-            if seen is None:
-                tally.findings[fk] = Seen(raw, sched, dict(ex.choices), ex.thread_choices(),
-                                          key)
-            else:
-                seen.count += 1
-        # a sleep-set-blocked execution stopped part way: it reached no end state
-        label = "" if blocked else ex.outcome()
-        if not blocked and (label or ex.outcome_fns or ex.labels):
-            entry = tally.outcomes.get(label)
-            if entry is None:
-                # one byte per step when it can be (text at the end: :func:`schedule_text`)
-                tally.outcomes[label] = [1, compact_schedule(sched, ex.choices), key]
-            else:
-                entry[0] += 1
-        if keep_log:
-            tally.log.append((key, format_schedule(sched, ex.choices)))
-        if len(graph.edges) != edges_seen:
-            for ek, chain in graph.edges.items():
-                if ek not in tally.edges:
-                    tally.edges[ek] = (chain, key, sched, dict(ex.choices))
-            edges_seen = len(graph.edges)
-        took = time.monotonic() - start
-        if st.done or took >= seconds or (
-                max_executions is not None and tally.executions >= max_executions) or (
-                interrupt is not None and took >= MIN_SLICE and interrupt()):
-            break
+    # closed when the slice ends, so that dpor closes the execution it stopped at (the
+    # garbage collector does not close a generator compiled with mypyc)
+    with closing(dpor(model, max_steps=max_steps, lockdep=graph, state=st)) as runs:
+        for ex, sched, blocked in runs:
+            key = (*unit.key, unit.counter)
+            unit.counter += 1
+            tally.executions += 1
+            tally.steps += len(sched)
+            if blocked:
+                tally.blocked += 1
+            for raw in ex.findings:
+                fk = raw.key()
+                seen = tally.findings.get(fk)
+                if seen is None:
+                    tally.findings[fk] = Seen(raw, sched, dict(ex.choices), ex.thread_choices(),
+                                              key)
+                else:
+                    seen.count += 1
+            # a sleep-set-blocked execution stopped part way: it reached no end state
+            label = "" if blocked else ex.outcome()
+            if not blocked and (label or ex.outcome_fns or ex.labels):
+                entry = tally.outcomes.get(label)
+                if entry is None:
+                    # one byte per step when it can be (text at the end: :func:`schedule_text`)
+                    tally.outcomes[label] = [1, compact_schedule(sched, ex.choices), key]
+                else:
+                    entry[0] += 1
+            if keep_log:
+                tally.log.append((key, format_schedule(sched, ex.choices)))
+            if len(graph.edges) != edges_seen:
+                for ek, chain in graph.edges.items():
+                    if ek not in tally.edges:
+                        tally.edges[ek] = (chain, key, sched, dict(ex.choices))
+                edges_seen = len(graph.edges)
+            took = time.monotonic() - start
+            if st.done or took >= seconds or (
+                    max_executions is not None and tally.executions >= max_executions) or (
+                    interrupt is not None and took >= MIN_SLICE and interrupt()):
+                break
     return SliceResult(unit, tally, _escaped(unit), time.monotonic() - start)
 
 
