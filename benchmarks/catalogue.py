@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from vmacheck import engine
 from vmacheck.scenarios.batch import default_jobs, run_plans
 from vmacheck.scenarios.catalogue import all_scenarios
 from vmacheck.scenarios.matrix import seed_matrix
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-j", "--jobs", type=int, default=default_jobs(), help="processes")
     ap.add_argument("--compare", action="store_true", help="also run with -j 1 and compare")
     args = ap.parse_args(argv)
+    print(f"engine: {engine()}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     runs, wall, cpu = check_catalogue(args.jobs)
     reused = sum(1 for r in runs if r.reused_from is not None)

@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     rw = vc.explore(speed_model, mode="random", seed=1, max_seconds=args.seconds,
                     minimise=False)
     rw_s = time.perf_counter() - start
+    print(f"engine: {vc.engine()}")
     print(f"model: {THREADS} threads x {ROUNDS} rounds, "
           f"{d.steps // d.executions} steps per execution")
     print(f"dpor:        {dpor_steps / dpor_s:>12,.0f} steps/s  ({runs} x {d.executions} "

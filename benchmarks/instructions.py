@@ -27,25 +27,28 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 WORKER = """
 import sys
 sys.path.insert(0, {src!r})
+import vmacheck
 from vmacheck.scenarios import catalogue
 r = catalogue.run({scenario!r}, max_executions={executions}, minimise=False)
 print("steps", r.steps)
+print("engine", vmacheck.engine())
 """
 
 
-def count(scenario: str, executions: int) -> tuple[int, int]:
+def count(scenario: str, executions: int) -> tuple[int, int, str]:
     """Instructions of a fresh Python process exploring ``scenario`` for ``executions``
-    executions, and the steps it ran."""
+    executions, the steps it ran, and the engine it ran (``vmacheck.engine()``)."""
     code = WORKER.format(src=str(SRC), scenario=scenario, executions=executions)
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                           sys.executable, "-c", code], capture_output=True, text=True,
                          check=False)
     collected = re.search(r"Collected : (\d+)", out.stderr)
     steps = re.search(r"^steps (\d+)$", out.stdout, re.MULTILINE)
-    if out.returncode != 0 or collected is None or steps is None:
+    engine = re.search(r"^engine (.+)$", out.stdout, re.MULTILINE)
+    if out.returncode != 0 or collected is None or steps is None or engine is None:
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
         raise SystemExit(f"instructions: the run under valgrind failed: {tail}")
-    return int(collected.group(1)), int(steps.group(1))
+    return int(collected.group(1)), int(steps.group(1)), engine.group(1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as err:
         print(f"instructions: {err}", file=sys.stderr)
         return 2
-    base, base_steps = count(args.scenario, 1)
-    total, steps = count(args.scenario, args.executions)
+    base, base_steps, engine = count(args.scenario, 1)
+    total, steps, _ = count(args.scenario, args.executions)
+    print(f"engine: {engine}")
     print(f"{args.scenario}: 1 execution: {base:,} instructions, {base_steps} steps")
     print(f"{args.scenario}: {args.executions} executions: {total:,} instructions, "
           f"{steps} steps")

@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lastzero", type=int, default=13)
     ap.add_argument("--scenario", default="binder-reclaim-readopt")
     args = ap.parse_args(argv)
+    print(f"engine: {vc.engine()}")
     catalogue.load_all()
     if args.scenario:
         compare(args.scenario, lambda w: catalogue.run(args.scenario, workers=w,

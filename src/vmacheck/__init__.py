@@ -5,6 +5,8 @@ The public API is small: build a model from the primitives below, then :func:`ex
 lives in private modules.
 """
 
+# first: it decides whether the engine's compiled modules or their source run
+from vmacheck._engine import engine
 from vmacheck.explore import (
     BUG_ON,
     FINDING_KINDS,
@@ -80,6 +82,7 @@ __all__ = [
     "atomic_enter",
     "atomic_exit",
     "choice",
+    "engine",
     "explore",
     "invariant",
     "join",

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from vmacheck._engine import engine
 from vmacheck.cli_support import (
     UsageError,
     check_budgets,
@@ -87,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show a Python traceback on internal errors")
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
-    parser.add_argument("--version", action="version", version=f"vmacheck {_version()}")
+    parser.add_argument("--version", action="version",
+                        version=f"vmacheck {_version()}, engine {engine()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser("list", help="list scenarios, versioned functions and finding kinds")
     _global(p)

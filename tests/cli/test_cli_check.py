@@ -162,7 +162,9 @@ def test_several_scenarios_and_globs() -> None:
 
 def test_version() -> None:
     code, out, _ = run_cli(["--version"])
-    assert code == 0 and re.fullmatch(r"vmacheck \d+\.\d+\.\d+\n", out)
+    assert code == 0
+    assert re.fullmatch(r"vmacheck \d+\.\d+\.\d+, engine (compiled \(mypyc\)|pure Python \(.+\))\n",
+                        out)
 
 
 def test_chosen_configuration_is_shown() -> None:

@@ -176,6 +176,7 @@ def _explore(model: Model, monkeypatch: pytest.MonkeyPatch) -> tuple[vc.Result, 
     return vc.explore(model), executions
 
 
+@pytest.mark.pure_engine
 @pytest.mark.parametrize("model", MODELS, ids=[m.__name__ for m in MODELS])
 def test_short_replays_find_what_quiet_replays_find(
         model: Model, replay_steps: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -230,6 +231,7 @@ def make_diverging(diverge: str) -> Model:
     return model
 
 
+@pytest.mark.pure_engine
 @pytest.mark.parametrize(("diverge", "message"), [
     ("objects", "step 3: thread 0 touched different objects"),
     ("alloc", "step 3: thread 0 touched different objects"),
