@@ -8,7 +8,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import register_fixtures
-
 from vmacheck.cli import main
 
 register_fixtures()
