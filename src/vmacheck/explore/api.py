@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from vmacheck.explore import interrupt
 from vmacheck.explore.findings import Finding, Outcome, RawFinding, Result, ThreadSnapshot
 from vmacheck.explore.lockdep import LockGraph
 from vmacheck.explore.memory import active_memory_model, using
@@ -117,7 +118,7 @@ def _explore_options(
     limit = soft_lockup_seconds or DEFAULT_LIMIT
     if max_seconds is not None:
         limit = min(limit, max(max_seconds / 4, 0.5))  # not below: a busy machine pauses
-    with Watchdog(limit):
+    with interrupt.catching(), Watchdog(limit):
         return _explore_run(model, mode, seed, max_executions, max_steps, max_seconds, pct_depth,
                         preemption_bound, minimise, keep_log, progress, progress_every)
 
@@ -180,6 +181,7 @@ def _explore_run(model: Model, mode: str, seed: int, max_executions: int | None,
                 break
     except KeyboardInterrupt:
         stop = "interrupted"
+        interrupt.handled()
     finally:
         # a strategy stopped early closes the execution it stopped at when it is closed; the
         # garbage collector does not close a generator compiled with mypyc
@@ -268,6 +270,7 @@ def _finalise_all(model: Model, tally: _Tally, max_steps: int, minimise: bool, s
                                        report if progress is not None else None)
         except KeyboardInterrupt:  # Ctrl-C while minimising: keep the finding as found
             interrupted = True
+            interrupt.handled()
             finding, spent = _finalise(model, key, seen, max_steps, False)
         used += spent
         out.append(finding)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vmacheck.explore import interrupt
 from vmacheck.explore.core import Event, Execution, StepListener, TraceStep, ValueChooser
 from vmacheck.explore.findings import RawFinding, ThreadSnapshot
 from vmacheck.explore.memory import using
@@ -67,6 +68,7 @@ def run_one(
     (:attr:`Execution.replayed`); ``replayed_acyclic``: that run found no threads waiting
     in a cycle before this step (its :attr:`Execution.cycle_from`), so that the quiet steps
     before it and before the prefix's last take :meth:`Execution.replay_prefix`."""
+    interrupt.check()  # a Ctrl-C that model code swallowed stops the run here
     ex = Execution(model, max_steps=max_steps, record=record, listener=listener,
                    lockdep=lockdep, values=values, sites=sites, quiet_until=quiet_until,
                    replayed=replayed)

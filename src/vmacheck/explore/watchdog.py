@@ -20,6 +20,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from vmacheck.explore import interrupt
 from vmacheck.explore import ops as _ops
 from vmacheck.explore.ops import SoftLockup
 
@@ -60,8 +61,8 @@ class Watchdog:
 
     def _on_tick(self, signum: int, frame: FrameType | None) -> None:
         ex = _ops._CURRENT
-        if ex is None or not ex._in_thread_code:
-            self._mark = None
+        if ex is None or not ex._in_thread_code or interrupt.requested():
+            self._mark = None  # (a Ctrl-C on its way up is not replaced by a soft lockup)
             return
         mark = (ex.serial, len(ex.events))
         if mark != self._mark:
