@@ -19,6 +19,12 @@ HERE = Path(__file__).resolve().parent
 _CSI = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])")
 
 
+def default_sigint() -> None:
+    """In a child before it runs: Ctrl-C as a terminal user's (a shell that runs commands in
+    the background, as a CI script may, ignores SIGINT, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_in_pty(args: list[str], *, rows: int = 24, cols: int = 80, timeout: float = 300,
                interrupt_after: float | None = None,
                env: dict[str, str] | None = None, real: bool = False) -> tuple[int, str]:
@@ -32,7 +38,7 @@ def run_in_pty(args: list[str], *, rows: int = 24, cols: int = 80, timeout: floa
     entry = ["-m", "vmacheck.cli"] if real else [str(HERE / "run_with_fixtures.py")]
     proc = subprocess.Popen([sys.executable, *entry, *args],
                             stdin=slave, stdout=slave, stderr=slave, env=environ,
-                            close_fds=True)
+                            close_fds=True, preexec_fn=default_sigint)
     os.close(slave)
     chunks: list[bytes] = []
     start = time.monotonic()

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from terminal import HERE, run_in_pty, screen_rows
+from terminal import HERE, default_sigint, run_in_pty, screen_rows
 
 from vmacheck.cli import main
 from vmacheck.cli_last import cache_file
@@ -116,7 +116,7 @@ def test_sigint_while_minimising_prints_the_findings(tmp_path: Path) -> None:
     builds = tmp_path / "builds"
     env = {**os.environ, "VMACHECK_TEST_BUILDS": str(builds)}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+                            env=env, preexec_fn=default_sigint)
     # the model is built once by the probe, once by the one execution, then by minimising:
     # the third build means minimising has begun (however slow the machine is today)
     deadline = time.monotonic() + 120

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from terminal import default_sigint
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -16,7 +18,8 @@ def test_sigint_prints_findings_so_far_and_exits_130() -> None:
     cmd = [sys.executable, str(HERE / "run_with_fixtures.py"), "check", "test-lost-update",
            "--mode", "random", "--max-executions", "100000000", "--no-color"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=default_sigint)
     time.sleep(3.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
