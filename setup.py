@@ -9,9 +9,9 @@ compile (no C compiler) leaves the package pure Python, with a warning from the 
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,13 @@ def ext_modules() -> list[Any]:
 
     modules = compiled_modules()
     paths = [PACKAGE.joinpath(*m.split(".")[1:]).with_suffix(".py") for m in modules]
+    # an in-place build leaves the extensions of modules no longer compiled: remove them
+    for ext_file in PACKAGE.rglob("*.so"):
+        if ext_file.with_name(ext_file.name.split(".")[0] + ".py") not in paths:
+            ext_file.unlink()
     # what the runtime compares with the source next to the compiled modules
-    hashes = {m: hashlib.sha256(p.read_bytes()).hexdigest()
-              for m, p in zip(modules, paths, strict=True)}
+    # as vmacheck._engine.source_hash computes it
+    hashes = {m: f"{zlib.crc32(p.read_bytes()):08x}" for m, p in zip(modules, paths, strict=True)}
     (PACKAGE / "_engine_sources.json").write_text(json.dumps(hashes, indent=1) + "\n")
     # compiled by their path relative to the checkout: the file name their functions carry in
     # tracebacks, which the engine recognises as its own (ENGINE_FILES in explore/state.py)

@@ -153,3 +153,15 @@ def test_an_unclosed_execution_in_a_reference_cycle_is_freed() -> None:
     ops._CURRENT = None
     gc.collect()
     assert not [o for o in gc.get_objects() if type(o) is Execution and o.serial in made]
+
+
+def test_an_extension_of_a_module_no_longer_compiled_is_a_stray(tmp_path: Path) -> None:
+    """An in-place build of an older list leaves extensions whose group library no longer has
+    them: their source runs (``stray_modules``), and setup.py removes them when it builds."""
+    pkg = tmp_path / "vmacheck"
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    (pkg / "explore").mkdir(parents=True)
+    (pkg / "explore" / f"units{suffix}").write_bytes(b"")
+    (pkg / "explore" / f"core{suffix}").write_bytes(b"")
+    (pkg / "explore" / "units.py").write_text("")
+    assert _engine.stray_modules(pkg) == ("vmacheck.explore.units",)

@@ -2,7 +2,7 @@
 
 ``pip install`` compiles the modules in :data:`COMPILED_MODULES` with mypyc (``setup.py``;
 the same source, typed and checked by mypy, turned into C): a kernel scenario's step costs
-about a sixth less.  Next to them it records a hash of each module's source
+about a sixth less.  Next to them it records a checksum of each module's source
 (:data:`SOURCES_FILE`).  The package imports this module before any other, and importing it
 decides, once per process, which of the two runs:
 
@@ -20,14 +20,13 @@ runs (``vmacheck --version`` prints it, and the benchmarks do).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
-import multiprocessing
 import os
 import sys
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -47,8 +46,8 @@ COMPILED_MODULES: tuple[str, ...] = (
 """The modules ``setup.py`` compiles (it reads this tuple from this file's text)."""
 
 SOURCES_FILE = "_engine_sources.json"
-"""Written by ``setup.py`` next to this module: ``{module: sha256 of its source}`` as
-compiled."""
+"""Written by ``setup.py`` next to this module: ``{module: the CRC-32 of its source}`` as
+compiled (a checksum, not hashlib: importing hashlib costs every process 3 MB)."""
 
 PURE_ENV = "VMACHECK_PURE_PYTHON"
 
@@ -72,7 +71,8 @@ def compiled_path(module: str, package_dir: Path = _PACKAGE_DIR) -> Path | None:
 
 
 def source_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """What ``setup.py`` records of a module's source (the same function computes it there)."""
+    return f"{zlib.crc32(path.read_bytes()):08x}"
 
 
 def why_pure(modules: Sequence[str] = COMPILED_MODULES,
@@ -94,6 +94,23 @@ def why_pure(modules: Sequence[str] = COMPILED_MODULES,
         if built.get(m) != source_hash(source_path(m, package_dir)):
             return f"{source_path(m, package_dir).name} changed since it was compiled"
     return None
+
+
+def stray_modules(package_dir: Path = _PACKAGE_DIR) -> tuple[str, ...]:
+    """Modules of the package with a compiled extension that are not in
+    :data:`COMPILED_MODULES` (an in-place build of an older list left it; it would import a
+    group library that no longer has it)."""
+    suffixes = sorted(importlib.machinery.EXTENSION_SUFFIXES, key=len, reverse=True)
+    out = []
+    for ext_file in package_dir.rglob("*.*"):
+        suffix = next((s for s in suffixes if ext_file.name.endswith(s)), None)
+        if suffix is None:
+            continue
+        parts = ext_file.relative_to(package_dir.parent).parts
+        name = ".".join((*parts[:-1], ext_file.name[:-len(suffix)]))
+        if name not in COMPILED_MODULES:
+            out.append(name)
+    return tuple(sorted(out))
 
 
 class _SourceFinder(importlib.abc.MetaPathFinder):
@@ -129,13 +146,22 @@ def choose() -> str:
         stale = reason is not None and reason != "not compiled"
     if reason is None:
         _choice = "compiled (mypyc)"
+        strays = stray_modules()
+        if strays:  # left by an in-place build of an older list: their source runs
+            sys.meta_path.insert(0, _SourceFinder(strays))
         return _choice
     _choice = f"pure Python ({reason})"
-    if stale and multiprocessing.parent_process() is None:  # workers need not say it again
+    if stale and _main_process():  # workers need not say it again
         print(f"vmacheck: running the engine's Python source: {reason}; rebuild with "
               f"`pip install -e .` (or set {PURE_ENV}=1 to silence this)", file=sys.stderr)
     sys.meta_path.insert(0, _SourceFinder(COMPILED_MODULES))
     return _choice
+
+
+def _main_process() -> bool:
+    import multiprocessing  # only here: importing it costs every process 1 MB
+
+    return multiprocessing.parent_process() is None
 
 
 def engine() -> str:
