@@ -96,21 +96,7 @@ class Replaying(Holding):
                     reads[oid] = objs[oid].version
             events.append(ev)
             t.steps += 1
-            # Execution._advance: the thread runs to its next op
-            self._in_thread_code = True
-            try:
-                nxt = t.coro.send(result)  # type: ignore[union-attr]
-            except BaseException as err:
-                self.current_tid = None
-                self._in_thread_code = False
-                ex._stopped(t, err)
-                continue
-            self.current_tid = None
-            self._in_thread_code = False
-            if isinstance(nxt, Op):
-                t.pending = nxt
-            else:
-                ex._awaited_other(t, nxt)
+            ex._advance(t, result, None)  # the thread runs to its next op
 
     def _touches_freed(self, t: ThreadState, op: Op, fp: Footprint) -> bool:
         """Whether ``op`` touches an object of a freed allocation: then report the
