@@ -4,7 +4,8 @@
 
 The bare run drives the very same model coroutines in the same process with a minimal loop:
 build the model, ``send()`` into each coroutine in turn and execute the op it yields, with no
-bookkeeping at all (no footprints, no events, no findings, no scheduling choices).  Then the
+bookkeeping at all (no footprints, no events, no findings, no scheduling choices; the model's
+objects register with an idle execution, of which nothing else is used).  Then the
 cost of a step of the kernel models: DPOR over catalogue scenarios (CPU microseconds per step,
 fastest of three rounds),
 and a sequential driver (one thread allocating and freeing binder buffers) under
@@ -54,25 +55,23 @@ def speed_model() -> list[Any]:
     return [(f"w{t}", worker(t)) for t in range(THREADS)]
 
 
-class _Bare:
-    """Just enough of an execution for primitives to register objects."""
+def registry() -> Any:
+    """A real execution, used only as the registry the model's shared objects register with
+    (the compiled primitives take no stand-in): the bare loop reads nothing else of it.
+    Its one thread returns at once, so it has nothing left to run."""
+    from vmacheck.explore.core import Execution
 
-    def __init__(self) -> None:
-        self.objects: list[object] = []  # what shared objects register in
-        self.outcome_fns: list[Any] = []
-        self.current_tid = None
-        self.memory = None  # sequential consistency: ops read the latest store
-        self.note_awaits = False  # no per-step checks: ops need not note where they are awaited
+    async def idle() -> None:
+        return None
 
-    def register(self, obj: object) -> int:
-        self.objects.append(obj)
-        return len(self.objects) - 1
+    return Execution(lambda: [("idle", idle())])
 
 
-def bare_run(model: Callable[[], list[Any]]) -> int:
-    """One round-robin run of the model's coroutines; returns the number of steps."""
-    bare = _Bare()
-    ops._CURRENT = bare  # type: ignore[assignment]  # what primitives register with
+def bare_run(model: Callable[[], list[Any]], reg: Any) -> int:
+    """One round-robin run of the model's coroutines; returns the number of steps.  The
+    objects register with ``reg`` (:func:`registry`), emptied first."""
+    reg.objects = []
+    ops._CURRENT = reg  # what primitives register with
     coros = [c for _, c in model()]
     pending: list[Any] = [c.send(None) for c in coros]
     live = list(range(len(coros)))
@@ -80,7 +79,7 @@ def bare_run(model: Callable[[], list[Any]]) -> int:
     while live:
         for i in list(live):
             op = pending[i]
-            result = op.execute(bare, i)
+            result = op.execute(reg, i)
             steps += 1
             try:
                 pending[i] = coros[i].send(result)
@@ -91,11 +90,12 @@ def bare_run(model: Callable[[], list[Any]]) -> int:
 
 
 def measure_bare(model: Callable[[], list[Any]], seconds: float) -> tuple[int, float]:
+    reg = registry()
     steps = 0
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         for _ in range(50):
-            steps += bare_run(model)
+            steps += bare_run(model, reg)
     return steps, time.perf_counter() - start
 
 

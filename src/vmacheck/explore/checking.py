@@ -36,7 +36,7 @@ class Checking(Locating):
     liveness: int
     class_holds: dict[str | None, int]
     _checked_bookkeeping: int
-    objects: list[Shared]
+    objects: list[Shared | None]
     check_failed_at: list[int]
     sites: bool
     note_awaits: bool
@@ -108,7 +108,7 @@ class Checking(Locating):
 
     def _objects_of(self, reads: list[Shared | int]) -> list[Shared]:
         """The objects of ``reads`` (one given by its id: if it was made by now)."""
-        objects: list[Shared | None] = self.objects  # type: ignore[assignment]
+        objects = self.objects
         out = []
         for obj in reads:
             made = objects[obj] if isinstance(obj, int) else obj

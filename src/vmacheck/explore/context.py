@@ -69,8 +69,10 @@ class _RetryOp(Op):
 
     def enabled(self, ex: Execution, tid: int) -> bool:
         objs = ex.objects
-        if any(objs[oid].version != v for oid, v in self.reads.items()):
-            return True
+        for oid, v in self.reads.items():
+            obj = objs[oid]
+            if obj is None or obj.version != v:
+                return True
         # under the weak model a loop that read an old value may read a newer one
         mem = ex.memory
         return mem is not None and any(mem.stale(tid, oid) for oid in self.reads)
@@ -82,7 +84,8 @@ class _RetryOp(Op):
                     return True
                 ver = snap[1]
             else:
-                ver = ex.objects[o].version
+                obj = ex.objects[o]
+                ver = -1 if obj is None else obj.version
             if ver != v:
                 return True
         return False

@@ -15,6 +15,7 @@ from typing import Any
 from vmacheck.explore import checking as _checking
 from vmacheck.explore import memory as _memory
 from vmacheck.explore import ops as _ops
+from vmacheck.explore.findings import TraceStep
 from vmacheck.explore.ops import (
     Allocation,
     BugOn,
@@ -35,7 +36,6 @@ from vmacheck.explore.state import (
     Held,
     StepListener,
     ThreadState,
-    TraceStep,
     _await_stack,
     _exc_location,
     _exc_stack,
@@ -182,7 +182,7 @@ class Execution(Replaying):
         the first.  Ids reserved while the model is built are the same in every execution,
         however late the objects are made."""
         base = len(self.objects)
-        self.objects.extend([None] * n)  # type: ignore[list-item]
+        self.objects.extend([None] * n)
         return base
 
     # -- nondeterministic choices (called from Op.execute) ----------------------------------
@@ -242,6 +242,7 @@ class Execution(Replaying):
         wrote: list[int] = []
         for oid, w in fp:
             obj = objs[oid]
+            assert obj is not None  # a footprint names objects made
             a = obj.alloc
             if a is not None and a.freed:
                 return self._uaf(t, op, self._observed(fp), obj)
@@ -282,10 +283,14 @@ class Execution(Replaying):
         if mem is not None and not op.weak_aware:
             mem.legacy_after(tid, fp, objs)
         for oid in wrote:
-            objs[oid].version += 1
+            obj = objs[oid]
+            assert obj is not None
+            obj.version += 1
         if t.loop_reads is not None:
             for oid, _ in fp:
-                t.loop_reads[oid] = objs[oid].version
+                obj = objs[oid]
+                assert obj is not None
+                t.loop_reads[oid] = obj.version
         if op._thread_op and isinstance(op, SpawnOp):
             event.spawned = op.child
             events.append(event)
@@ -335,10 +340,11 @@ class Execution(Replaying):
     def _record(self, t: ThreadState, op: Op, fp: Footprint) -> None:
         stack = self.stack_of(t.tid)
         target = op.target()
+        touched = [self.objects[oid] for oid, _ in fp]
         obj = target.name if target is not None else (
-            self.objects[fp[0][0]].name if fp else "")
-        ghost = target.ghost if target is not None else bool(fp) and all(
-            self.objects[oid].ghost for oid, _ in fp)
+            touched[0].name if touched and touched[0] is not None else "")
+        ghost = target.ghost if target is not None else bool(touched) and all(
+            o is not None and o.ghost for o in touched)
         self.trace.append(TraceStep(len(self.events), t.tid, t.name, op.describe(), obj,
                                     stack[-1] if stack else None, stack,
                                     tuple(h.desc for h in t.held), ghost))

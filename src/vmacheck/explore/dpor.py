@@ -207,8 +207,9 @@ def _states_before(hb: HappensBefore, ex: Execution, fp: Footprint, e: int, e2: 
                 break
             if w and (idx < e or idx in notdep):
                 last = j
-        out[oid] = next((snap for _, w, snap, _ in h[last + 1:] if w),
-                        ex.objects[oid].snapshot())
+        obj = ex.objects[oid]
+        assert obj is not None  # a footprint names objects made
+        out[oid] = next((snap for _, w, snap, _ in h[last + 1:] if w), obj.snapshot())
     return out
 
 

@@ -38,6 +38,23 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One step of a recorded trace, for reports (a record outside the compiled engine: it
+    travels pickled, from worker processes and in saved results)."""
+
+    index: int
+    tid: int
+    thread: str
+    op: str
+    obj: str
+    location: Location | None
+    stack: tuple[Location, ...]
+    held: tuple[str, ...]
+    ghost: bool = False
+    """A checker-bookkeeping step (an op on a ghost object): reports hide it."""
+
+
+@dataclass(frozen=True, slots=True)
 class RawFinding:
     """A finding as one execution reports it."""
 

@@ -57,13 +57,17 @@ class Locating:
         self.findings.append(RawFinding(kind, message, tid, thread, location, step, extra or {},
                                         stack))
 
+    # The live stacks below start at the innermost frame and skip the engine's: compiled, the
+    # engine's functions have no frames of their own (the innermost frame is the model's);
+    # from source, they have (and the walk skips them).
+
     def site(self, tid: int | None = None) -> dict[str, Any]:
         """Who is doing something now (for "Allocated by"/"Freed by"): task, step, stack."""
         if tid is None:
             tid = self.current_tid
         if tid is None:  # the model building its state
             return {"task": "(model set-up)", "step": 0, "stack": list(_live_stack(
-                sys._getframe(1)))}
+                sys._getframe(0)))}
         return {"task": self.threads[tid].name, "step": len(self.events) + 1,
                 "stack": list(self.stack_of(tid))}
 
@@ -77,7 +81,7 @@ class Locating:
     def site_of(self, tid: int) -> tuple[CodeType, int] | None:
         """:meth:`location_of` as a (code, line) pair (no Location object made)."""
         if self.current_tid == tid and self._in_thread_code:
-            f: Any = sys._getframe(1)
+            f: Any = sys._getframe(0)
             while f is not None:
                 code = f.f_code
                 if not _is_engine(code):
@@ -90,7 +94,7 @@ class Locating:
         """The model call stack of a thread: from the live frames if it is running, else from
         the chain of suspended coroutines."""
         if self.current_tid == tid and self._in_thread_code:
-            return _live_stack(sys._getframe(1))
+            return _live_stack(sys._getframe(0))
         t = self.threads[tid]
         frames: list[Location] = []
         c: Any = t.coro

@@ -9,7 +9,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Coroutine, Generator
 from types import CodeType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mypy_extensions import mypyc_attr
 
 from vmacheck.explore.state import _ENGINE_FILES, ThreadState, _is_engine, _line_at
 
@@ -29,6 +31,7 @@ def current() -> Execution:
     return _CURRENT
 
 
+@mypyc_attr(native_class=False)  # exceptions stay Python classes, compiled or not
 class ModelError(Exception):
     """Base of exceptions the engine throws into model threads."""
 
@@ -41,11 +44,13 @@ class UseAfterFree(ModelError):
     """Raised when a thread touches an object whose allocation was freed."""
 
 
+@mypyc_attr(native_class=False)
 class SoftLockup(BaseException):
     """Thrown into a model thread by the watchdog when one step runs too long (a loop that
     never awaits).  A BaseException, so a model's ``except Exception`` cannot swallow it."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # models derive their objects from it
 class Shared:
     """Base of every shared object.  Registers with the running execution for an id.
 
@@ -88,6 +93,7 @@ class Shared:
         return f"<{type(self).__name__} {self.name}>"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Allocation(Shared):
     """A heap allocation: objects created with ``alloc=`` die with it (use-after-free checks).
 
@@ -132,6 +138,7 @@ def _fill(objects: list[Any], oid: int, obj: Shared) -> None:
     obj.oid = oid
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # models derive their ops from it
 class Op:
     """An awaited operation on shared state.  Subclass it to define a new primitive.
 
@@ -141,14 +148,18 @@ class Op:
     ``enabled_on`` answers the same question for one object in an earlier state (its
     ``snapshot()``), which lets the explorer tell reversible races from enabling ones;
     ``execute`` applies the effect and returns the value the awaiting thread receives.
+
+    The flags ``blocking``, ``sleeps``, ``weak_aware`` and ``footprint_varies`` are class
+    attributes (``ClassVar``): set them in the subclass's body, or define them as properties
+    when they depend on the instance, never on an instance.
     """
 
     __slots__ = ("await_code", "await_lasti")
-    _thread_op = False
+    _thread_op: ClassVar[bool] = False
     """True for the ops that start or join threads (the executor treats them apart)."""
-    blocking = False
-    sleeps = False
-    weak_aware = False
+    blocking: ClassVar[bool] = False
+    sleeps: ClassVar[bool] = False
+    weak_aware: ClassVar[bool] = False
     """True for ops that implement the weak memory model themselves; others act, under it,
     as SC read-modify-writes of the latest values of the variables they touch."""
 
@@ -175,7 +186,7 @@ class Op:
         identity of model objects."""
         return fp
 
-    footprint_varies = False
+    footprint_varies: ClassVar[bool] = False
 
     def execute(self, ex: Execution, tid: int) -> Any:
         raise NotImplementedError
@@ -199,7 +210,9 @@ class Op:
         ex = None  # the suspended frame need not hold the execution (no cycle through it)
         if not noting:
             return (yield self)
-        f: Any = sys._getframe(1)
+        # compiled, this method runs in its caller's frame (it has none of its own): start
+        # from the innermost frame either way, the loop skips the engine's
+        f: Any = sys._getframe(0)
         engine = _ENGINE_FILES
         while f is not None:  # the innermost model frame
             code = f.f_code

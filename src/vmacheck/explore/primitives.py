@@ -10,7 +10,9 @@ here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
+
+from mypy_extensions import mypyc_attr
 
 from vmacheck.explore import ops as _ops
 from vmacheck.explore.core import Execution
@@ -21,6 +23,7 @@ from vmacheck.explore.weak_ops import weak_execute
 # --------------------------------------------------------------------------- variables
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Var(Shared):
     """A shared variable.  ``peek`` is for invariants and outcome functions only.
 
@@ -137,6 +140,7 @@ def _deps(dep: Var | Sequence[Var] | None) -> tuple[int, ...]:
     return tuple(v.oid for v in dep)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _VarOp(Op):
     """An access with the default ordering: a plain load or store, a fully ordered RMW."""
 
@@ -220,6 +224,7 @@ class _VarOp(Op):
         return self.var
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _ModeVarOp(_VarOp):
     """An access with an explicit ordering (``mode``) or address dependency (``deps``)."""
 
@@ -235,11 +240,12 @@ class _ModeVarOp(_VarOp):
 # --------------------------------------------------------------------------- mutex, spinlock
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Mutex(Shared):
     """A sleeping mutex (``mutex_lock``): blocking lock, trylock, unlock by the owner only."""
 
     __slots__ = ("lock_class", "owner")
-    sleeping = True
+    sleeping: ClassVar[bool] = True
 
     def __init__(self, name: str, lock_class: str | None = None, alloc: Any = None) -> None:
         super().__init__(name, alloc)
@@ -262,20 +268,25 @@ class Mutex(Shared):
         return {"owner": self.owner}
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SpinLock(Mutex):
     """A spinlock: waiting is not sleeping, and holding it is atomic context."""
 
     __slots__ = ()
-    sleeping = False
+    sleeping: ClassVar[bool] = False
 
 
 class _LockOp(Op):
-    __slots__ = ("blocking", "kind", "lk")
+    __slots__ = ("blocks", "kind", "lk")
 
     def __init__(self, lk: Mutex, kind: str) -> None:
         self.lk = lk
         self.kind = kind
-        self.blocking = kind == "lock"  # asked before every step the op is pending
+        self.blocks = kind == "lock"  # asked before every step the op is pending
+
+    @property
+    def blocking(self) -> bool:  # type: ignore[override]
+        return self.blocks
 
     @property
     def sleeps(self) -> bool:  # type: ignore[override]

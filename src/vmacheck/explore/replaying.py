@@ -89,11 +89,15 @@ class Replaying(Holding):
                 raise
             for oid, w in before:
                 if w:
-                    objs[oid].version += 1
+                    obj = objs[oid]
+                    assert obj is not None  # a footprint names objects made
+                    obj.version += 1
             reads = t.loop_reads
             if reads is not None:
                 for oid, _ in before:
-                    reads[oid] = objs[oid].version
+                    obj = objs[oid]
+                    assert obj is not None
+                    reads[oid] = obj.version
             events.append(ev)
             t.steps += 1
             ex._advance(t, result, None)  # the thread runs to its next op
@@ -104,6 +108,7 @@ class Replaying(Holding):
         ex = cast("Execution", self)
         for oid, _ in fp:
             obj = self.objects[oid]
+            assert obj is not None
             a = obj.alloc
             if a is not None and a.freed:
                 ex._uaf(t, op, ex._observed(fp), obj)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from vmacheck.explore.core import Execution
 from vmacheck.explore.ops import Footprint, Op, Shared
 from vmacheck.explore.primitives import Var
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RwSem(Shared):
     """A fair reader/writer semaphore with a FIFO wait queue.
 
@@ -83,12 +86,16 @@ def _rw_grant_ok(kind: str, tid: int, writer: int | None, readers: tuple[int, ..
 
 
 class _RwOp(Op):
-    __slots__ = ("blocking", "kind", "sem")
+    __slots__ = ("blocks", "kind", "sem")
 
     def __init__(self, sem: RwSem, kind: str) -> None:
         self.sem = sem
         self.kind = kind
-        self.blocking = kind.startswith("grant")  # asked before every step the op is pending
+        self.blocks = kind.startswith("grant")  # asked before every step the op is pending
+
+    @property
+    def blocking(self) -> bool:  # type: ignore[override]
+        return self.blocks
 
     @property
     def sleeps(self) -> bool:  # type: ignore[override]

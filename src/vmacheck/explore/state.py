@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
+
+from mypy_extensions import mypyc_attr
 
 from vmacheck.explore.findings import Location
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from vmacheck.explore.core import Execution
     from vmacheck.explore.ops import Footprint, Op
 
+
+@mypyc_attr(native_class=False)  # an exception: a Python class, compiled or not
 class NondeterministicModel(RuntimeError):
     """The model did not repeat itself on replay (it must not depend on randomness or ids)."""
 
@@ -27,18 +30,21 @@ checkout that the compiled modules' functions carry in tracebacks (``setup.py`` 
 by that path)."""
 
 
-@dataclass(slots=True)
 class Held:
     """A resource a thread holds (a lock, a reference); left held at exit is a leak.
     ``taken_at`` is where it was taken: the innermost model frame's code and line, or its
     code and the byte offset of the instruction (``offset``: the line is worked out only
     when a report asks, :attr:`site`)."""
 
-    key: object
-    desc: str
-    lock_class: str | None
-    taken_at: tuple[CodeType, int] | None
-    offset: bool = False
+    __slots__ = ("desc", "key", "lock_class", "offset", "taken_at")
+
+    def __init__(self, key: object, desc: str, lock_class: str | None,
+                 taken_at: tuple[CodeType, int] | None, offset: bool = False) -> None:
+        self.key = key
+        self.desc = desc
+        self.lock_class = lock_class
+        self.taken_at = taken_at
+        self.offset = offset
 
     @property
     def site(self) -> tuple[CodeType, int] | None:
@@ -54,53 +60,56 @@ class Held:
         s = self.site
         return None if s is None else Location(s[0].co_name, s[0].co_filename, s[1])
 
+    def __repr__(self) -> str:
+        return f"Held({self.key!r}, {self.desc!r}, {self.lock_class!r})"
 
-@dataclass(slots=True)
+
 class ThreadState:
-    tid: int
-    name: str
-    coro: Coroutine[Any, Any, Any] | None
-    pending: Op | None = None
-    done: bool = False
-    dead: bool = False
-    result: Any = None
-    held: list[Held] = field(default_factory=list)
-    atomic: list[str] = field(default_factory=list)
-    loop_reads: dict[int, int] | None = None
-    steps: int = 0
+    """A model thread of an execution: its coroutine, the op it waits to run, what it
+    holds (locks, references, atomic contexts) and how it ended."""
+
+    __slots__ = ("atomic", "coro", "dead", "done", "held", "loop_reads", "name", "pending",
+                 "result", "steps", "tid")
+
+    def __init__(self, tid: int, name: str, coro: Coroutine[Any, Any, Any] | None) -> None:
+        self.tid = tid
+        self.name = name
+        self.coro = coro
+        self.pending: Op | None = None
+        self.done = False
+        self.dead = False
+        self.result: Any = None
+        self.held: list[Held] = []
+        self.atomic: list[str] = []
+        self.loop_reads: dict[int, int] | None = None
+        self.steps = 0
 
     @property
     def live(self) -> bool:
         return not (self.done or self.dead)
 
+    def __repr__(self) -> str:
+        return f"ThreadState({self.tid}, {self.name!r}, steps={self.steps})"
 
-@dataclass(slots=True)
+
 class Event:
-    """One executed step, as the explorer sees it."""
+    """One executed step, as the explorer sees it: the thread, the objects it touched
+    (``fp``), the op and the states of those objects before it (``snaps``)."""
 
-    index: int
-    tid: int
-    fp: Footprint
-    op: Op
-    snaps: tuple[object, ...]
-    spawned: int = -1
-    joined: int = -1
+    __slots__ = ("fp", "index", "joined", "op", "snaps", "spawned", "tid")
 
+    def __init__(self, index: int, tid: int, fp: Footprint, op: Op,
+                 snaps: tuple[object, ...]) -> None:
+        self.index = index
+        self.tid = tid
+        self.fp = fp
+        self.op = op
+        self.snaps = snaps
+        self.spawned = -1
+        self.joined = -1
 
-@dataclass(frozen=True, slots=True)
-class TraceStep:
-    """One step of a recorded trace, for reports."""
-
-    index: int
-    tid: int
-    thread: str
-    op: str
-    obj: str
-    location: Location | None
-    stack: tuple[Location, ...]
-    held: tuple[str, ...]
-    ghost: bool = False
-    """A checker-bookkeeping step (an op on a ghost object): reports hide it."""
+    def __repr__(self) -> str:
+        return f"Event({self.index}, thread {self.tid}, {self.op.describe()}, {self.fp})"
 
 
 StepListener = Callable[["Execution", Event], None]
