@@ -42,3 +42,12 @@ def test_without_per_vma_locks_the_bugs_cannot_happen(scenario: str, function: s
                                                       buggy: str, invariant: str) -> None:
     assert run_mm(scenario, BEFORE_OFF).ok
     assert run_mm(scenario, BEFORE_OFF, {function: buggy}).ok
+
+
+def test_a_trace_names_vm_operations_as_the_kernel_does() -> None:
+    """The trace of the mmap_region bug stores shmem's vm_operations_struct in vma->vm_ops:
+    the step shows ``&shmem_vm_ops``, never the hooks' addresses (which differ run to run)."""
+    r = run_mm("mm-mmap-vs-fault", PER_VMA_CONFIGS[0], {"mmap_region": "pre-33313a747e81"})
+    ops = [step.op for f in r.findings for step in f.trace]
+    assert "store vma0.vm_ops &shmem_vm_ops" in ops, ops
+    assert not [op for op in ops if " at 0x" in op]

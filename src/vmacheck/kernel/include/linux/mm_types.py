@@ -109,6 +109,11 @@ class VmOperationsStruct:
     fault: Callable[[VmAreaStruct, int, int], Awaitable[int]] | None = None
     page_mkwrite: Callable[[VmAreaStruct, int], Awaitable[int]] | None = None
 
+    def __repr__(self) -> str:
+        """As the kernel's source names the table (``vma->vm_ops = &shmem_vm_ops``): a trace
+        step that stores it shows this, the same in every run (not the hooks' addresses)."""
+        return f"&{self.name}"
+
 
 @dataclass(frozen=True)
 class FileOperations:
