@@ -58,8 +58,9 @@ def test_leaked_locks_are_located_where_the_model_took_them(with_check: bool,
     rwsem_line = line_of(take_both, "rwsem taken in the helper")
     assert [(h.where.function, h.where.line) for h in held if h.where is not None] == [
         ("take_both", mutex_line), ("take_both", rwsem_line)]
-    # the fast path (the op's noted site, line worked out when asked) is the one under test
-    assert [h.offset for h in held] == [with_check and not sites] * 2
+    # either way (the site the op noted where it was awaited, or the frames found when the
+    # lock was taken) a hold keeps the instruction's offset; the line is worked out above
+    assert [h.offset for h in held] == [True, True]
     leak = [f for f in ex.findings if f.kind == "resource-leak"]
     assert len(leak) == 1 and leak[0].location is not None
     assert leak[0].location.line == mutex_line

@@ -15,8 +15,6 @@ with the previous acquisition, not with the release that let it run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from vmacheck.explore.core import Execution, Footprint
 from vmacheck.explore.happens_before import HappensBefore
 
@@ -37,19 +35,26 @@ LEAF: list[WakeupNode] = []
 appended to; code that appends to a node's children does so only when it has some."""
 
 
-@dataclass(slots=True)
 class WakeupNode:
     """A node of a wakeup tree: the next step of thread ``tid`` and what it touches.
 
     A branch that has not forked yet is kept compact: ``tail`` holds the steps after this one
     as ``(thread, footprint)`` pairs (and ``children`` is empty) until :func:`expand` turns
-    its first step into a child node.  Most of a wakeup tree is such chains."""
+    its first step into a child node.  Most of a wakeup tree is such chains.  (A plain class,
+    not a dataclass: compiled, a dataclass is built through the interpreter's ``__init__``,
+    and the explorer builds one node per step.)"""
 
-    tid: int
-    fp: Footprint
-    children: list[WakeupNode] = field(default_factory=lambda: LEAF)
-    tail: tuple[tuple[int, Footprint], ...] = ()
+    __slots__ = ("children", "fp", "tail", "tid")
 
+    def __init__(self, tid: int, fp: Footprint, children: list[WakeupNode] | None = None,
+                 tail: tuple[tuple[int, Footprint], ...] = ()) -> None:
+        self.tid = tid
+        self.fp = fp
+        self.children: list[WakeupNode] = LEAF if children is None else children
+        self.tail = tail
+
+    def __repr__(self) -> str:
+        return f"WakeupNode({self.tid}, {self.fp}, {self.children}, {self.tail})"
 
     def __reduce__(self) -> tuple[object, ...]:
         # compact pickles for work units, and leaves share LEAF again once unpickled
@@ -75,7 +80,6 @@ def chain(w: Seq) -> WakeupNode:
     return WakeupNode(w[0][0], w[0][1], LEAF, tuple(w[1:]))
 
 
-@dataclass(slots=True)
 class PrefixNode:
     """Exploration state for one prefix of the current execution.
 
@@ -86,13 +90,26 @@ class PrefixNode:
     set and with the same wakeup subtree (``saved``, copied before the first value used it).
     """
 
-    sleep: dict[int, Footprint]
-    wut: list[WakeupNode]
-    chosen: WakeupNode | None = None
-    value: int = 0
-    nvalues: int = 0
-    revalue: bool = False
-    saved: list[WakeupNode] | None = None
+    __slots__ = ("chosen", "nvalues", "revalue", "saved", "sleep", "value", "wut")
+
+    def __init__(self, sleep: dict[int, Footprint], wut: list[WakeupNode],
+                 chosen: WakeupNode | None = None, value: int = 0, nvalues: int = 0,
+                 revalue: bool = False, saved: list[WakeupNode] | None = None) -> None:
+        self.sleep = sleep
+        self.wut = wut
+        self.chosen = chosen
+        self.value = value
+        self.nvalues = nvalues
+        self.revalue = revalue
+        self.saved = saved
+
+    def __repr__(self) -> str:
+        return (f"PrefixNode(sleep={self.sleep}, wut={self.wut}, chosen={self.chosen}, "
+                f"value={self.value}, nvalues={self.nvalues})")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (PrefixNode, (self.sleep, self.wut, self.chosen, self.value, self.nvalues,
+                             self.revalue, self.saved))
 
 
 def copy_tree(nodes: list[WakeupNode]) -> list[WakeupNode]:

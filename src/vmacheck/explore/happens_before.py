@@ -230,4 +230,7 @@ def _join(into: list[int], other: list[int]) -> None:
     m = len(other)
     if m > len(into):
         into.extend([0] * (m - len(into)))
-    into[:m] = map(max, into, other)
+    for i in range(m):  # a loop, not map(max, ...): compiled, it runs without calls
+        o = other[i]
+        if o > into[i]:
+            into[i] = o

@@ -36,9 +36,9 @@ class Holding(Ending):
             try:
                 held = Held(key, desc, lock_class, (op.await_code, op.await_lasti), True)
             except AttributeError:  # no model frame awaited it
-                held = Held(key, desc, lock_class, self.site_of(tid))
+                held = Held(key, desc, lock_class, self.site_offset_of(tid), True)
         else:
-            held = Held(key, desc, lock_class, self.site_of(tid))
+            held = Held(key, desc, lock_class, self.site_offset_of(tid), True)
         t.held.append(held)
         self.bookkeeping += 1
         counts = self.class_holds

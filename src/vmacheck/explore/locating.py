@@ -21,6 +21,7 @@ from vmacheck.explore.state import (
     Event,
     ThreadState,
     _await_site,
+    _awaiting_frame,
     _is_engine,
     _live_stack,
 )
@@ -89,6 +90,20 @@ class Locating:
                 f = f.f_back
             return None
         return _await_site(self.threads[tid].coro)
+
+    def site_offset_of(self, tid: int) -> tuple[CodeType, int] | None:
+        """:meth:`site_of` with the byte offset of the frame's instruction instead of its
+        line, which is worked out only when a report asks (``Held(offset=True)``)."""
+        if self.current_tid == tid and self._in_thread_code:
+            f: Any = sys._getframe(0)
+            while f is not None:
+                code = f.f_code
+                if not _is_engine(code):
+                    return code, f.f_lasti
+                f = f.f_back
+            return None
+        frame = _awaiting_frame(self.threads[tid].coro)
+        return None if frame is None else (frame.f_code, frame.f_lasti)
 
     def stack_of(self, tid: int) -> tuple[Location, ...]:
         """The model call stack of a thread: from the live frames if it is running, else from

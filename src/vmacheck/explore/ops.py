@@ -26,9 +26,10 @@ _CURRENT: Execution | None = None
 
 def current() -> Execution:
     """The execution being run; primitives use it to register themselves and report."""
-    if _CURRENT is None:
+    ex = _CURRENT  # read once: compiled, each read of a module global is a dict look-up
+    if ex is None:
         raise RuntimeError("vmacheck primitives can only be used inside a model run by the engine")
-    return _CURRENT
+    return ex
 
 
 @mypyc_attr(native_class=False)  # exceptions stay Python classes, compiled or not

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Coroutine
-from types import CodeType, FrameType
+from types import CodeType, CoroutineType, FrameType
 from typing import TYPE_CHECKING, Any
 
 from mypy_extensions import mypyc_attr
@@ -168,8 +168,10 @@ def _model_frames(coro: Any) -> list[FrameType]:
     out: list[FrameType] = []
     engine = _ENGINE_FILES
     c = coro
-    while c is not None:
-        f = getattr(c, "cr_frame", None)
+    # down the chain of coroutines; it ends at the op's awaitable (or a compiled coroutine
+    # of the engine), which has no frame (asked by type: a failed getattr costs an exception)
+    while isinstance(c, CoroutineType):
+        f = c.cr_frame
         if f is None:
             break
         is_engine = engine.get(f.f_code.co_filename)
