@@ -32,7 +32,7 @@ class Holding(Ending):
         if (op is not None and self.note_awaits and not self._in_thread_code
                 and self.current_tid == tid):
             # taken by the op the thread is executing, which noted where it was awaited
-            # (Op.__await__): the innermost model frame, as site_of finds it
+            # (Op.__await__): the innermost model frame, as site_offset_of finds it
             try:
                 held = Held(key, desc, lock_class, (op.await_code, op.await_lasti), True)
             except AttributeError:  # no model frame awaited it

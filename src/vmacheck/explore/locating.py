@@ -20,9 +20,9 @@ from vmacheck.explore.state import (
     ENGINE_FILES,
     Event,
     ThreadState,
-    _await_site,
     _awaiting_frame,
     _is_engine,
+    _line_at,
     _live_stack,
 )
 
@@ -75,25 +75,16 @@ class Locating:
     def location_of(self, tid: int) -> Location | None:
         """The innermost model frame of a thread (``stack_of(tid)[-1]``), found without
         building the whole stack."""
-        site = self.site_of(tid)
-        return None if site is None else Location(site[0].co_name, site[0].co_filename,
-                                                  site[1])
-
-    def site_of(self, tid: int) -> tuple[CodeType, int] | None:
-        """:meth:`location_of` as a (code, line) pair (no Location object made)."""
-        if self.current_tid == tid and self._in_thread_code:
-            f: Any = sys._getframe(0)
-            while f is not None:
-                code = f.f_code
-                if not _is_engine(code):
-                    return code, f.f_lineno
-                f = f.f_back
+        site = self.site_offset_of(tid)
+        if site is None:
             return None
-        return _await_site(self.threads[tid].coro)
+        code, offset = site
+        return Location(code.co_name, code.co_filename, _line_at(code, offset))
 
     def site_offset_of(self, tid: int) -> tuple[CodeType, int] | None:
-        """:meth:`site_of` with the byte offset of the frame's instruction instead of its
-        line, which is worked out only when a report asks (``Held(offset=True)``)."""
+        """Where thread ``tid`` is: the innermost model frame's code and the byte offset of
+        its instruction (the line is worked out only when a report asks: ``_line_at``,
+        ``Held(offset=True)``)."""
         if self.current_tid == tid and self._in_thread_code:
             f: Any = sys._getframe(0)
             while f is not None:

@@ -196,14 +196,6 @@ def _awaiting_frame(coro: Any) -> FrameType | None:
     return frames[-1] if frames else None
 
 
-def _await_site(coro: Any) -> tuple[CodeType, int] | None:
-    """The innermost model frame of a suspended thread, as (code, line): where it awaits its
-    pending op.  The cheap form of ``Execution.location_of`` for a thread that is not
-    running (no Location objects; engine frames skipped)."""
-    frame = _awaiting_frame(coro)  # the line of that frame only
-    return None if frame is None else (frame.f_code, frame.f_lineno)
-
-
 def _exc_stack(err: BaseException) -> tuple[Location, ...]:
     """Model frames of an exception's traceback, innermost last."""
     return tuple(Location(f.name, f.filename, f.lineno or 0)
